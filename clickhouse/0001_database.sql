@@ -1,0 +1,2 @@
+-- The one database Footpath owns.  Users query footpath.events with plain SQL.
+CREATE DATABASE IF NOT EXISTS footpath{on_cluster};

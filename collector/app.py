@@ -1,0 +1,252 @@
+"""The Starlette application: routes and the thin handlers that call the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from collector import pipeline
+from collector.buffer.wal import BufferFull
+from collector.enrich.clientip import client_ip
+from collector.ops import metrics
+from collector.query.sql import QueryError, run_readonly
+from collector.receive.auth import AuthError, authenticate, request_origin
+from collector.receive.body import BodyError, parse_json, read_body
+from collector.service import DEMO_DIR, TAG_DIST, Collector
+from collector.settings import Settings
+from collector.types import MESSAGE_TYPES
+
+log = logging.getLogger("footpath.http")
+RETRY_AFTER = "5"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+    metrics.REQUESTS_REFUSED.labels(str(status)).inc()
+    return json_response({"error": reason}, status, headers)
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+def _parse_sent_at(v: Any) -> datetime | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+class Handlers:
+    def __init__(self, c: Collector):
+        self.c = c
+        self.s: Settings = c.settings
+        self.proxies = c.settings.proxy_networks
+        self._tag_cache: dict[str, tuple[bytes, str, float]] = {}
+
+    # -- ingestion -------------------------------------------------------------------------
+    async def ingest(self, request: Request) -> Response:
+        kind = None if request.url.path.endswith("/batch") else request.url.path.rsplit("/", 1)[-1]
+        origin = request_origin(request.headers.get("origin"), None)
+        if self.c.wal.disk_bytes() >= self.c.wal.max_bytes:
+            return error(503, "buffer full, retry later", {"Retry-After": RETRY_AFTER, **_cors(origin)})
+        try:
+            body = await read_body(request, self.s.max_batch_bytes)
+            doc, strict = parse_json(body)
+        except BodyError as e:
+            return error(e.status, e.reason, _cors(origin))
+        if not isinstance(doc, dict):
+            return error(400, "body must be a JSON object", _cors(origin))
+        if kind is None:
+            messages = doc.get("batch")
+            if not isinstance(messages, list):
+                return error(400, "body must be {\"batch\": [...]}: field 'batch' missing or not an array",
+                             _cors(origin))
+        else:
+            messages = [{**doc, "type": kind} if doc.get("type") in (None, kind) else doc]
+        body_key = doc.get("writeKey") if isinstance(doc.get("writeKey"), str) else None
+        try:
+            principal = authenticate(self.c.keyring, request.headers.get("authorization"), body_key,
+                                     request.query_params.get("key"), request.headers.get("origin"),
+                                     request.headers.get("referer"))
+        except AuthError as e:
+            return error(e.status, e.reason, _cors(origin))
+        cors = _cors(origin) if principal.source == "browser" else {}
+        peer = request.client.host if request.client else ""
+        rq = pipeline.RequestContext(
+            site=principal.site, source=principal.source, received_at=pipeline.now_utc(),
+            peer_ip=client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies),
+            header_ua=request.headers.get("user-agent", ""),
+            gpc=request.headers.get("sec-gpc", "").strip() == "1",
+            batch_sent_at=_parse_sent_at(doc.get("sentAt")),
+            body_small=len(body) <= self.s.max_message_bytes, strict_strings=strict)
+        metrics.RECEIVED.labels(principal.source).inc(len(messages))
+        out = pipeline.run(rq, self.c.services, messages)
+        if out.rows:
+            try:
+                self.c.wal.check_capacity()
+                await self.c.wal.append(pipeline.encode_rows(out.rows))
+            except (BufferFull, OSError) as e:
+                for mid in out.added_ids:
+                    self.c.services.recent.forget(principal.site.id, mid)
+                log.error("buffer append failed: %s", e)
+                return error(503, "buffer unavailable, retry later", {"Retry-After": RETRY_AFTER, **cors})
+        self._count(principal.site.id, out, doc.get("stats"))
+        result: dict[str, Any] = {"accepted": out.accepted, "rejected": out.rejected}
+        if out.dropped:
+            result["dropped"] = out.dropped
+        status = 400 if kind is not None and out.rejected else 200
+        return json_response(result, status, cors)
+
+    def _count(self, site_id: str, out: pipeline.Outcome, stats: Any) -> None:
+        metrics.ACCEPTED.labels(site_id).inc(out.accepted)
+        for r in out.rejected:
+            metrics.REJECTED.labels(r["field"].split(".")[0] or "(message)").inc()
+        for reason, n in out.dropped.items():
+            metrics.DROPPED.labels(reason).inc(n)
+        for name, secs in out.step_seconds.items():
+            metrics.STEP_SECONDS.labels(name).inc(secs)
+        if isinstance(stats, dict):
+            for k in ("dropped", "retried", "queued"):
+                v = stats.get(k)
+                if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000:
+                    metrics.TAG_LOSS.labels(site_id, k).inc(v)
+
+    async def preflight(self, request: Request) -> Response:
+        origin = request_origin(request.headers.get("origin"), None)
+        if origin is None or origin not in self.c.keyring.any_origins:
+            return error(403, "origin not allowed")
+        return Response(status_code=204, headers={
+            **_cors(origin), "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+            "Access-Control-Allow-Headers": "content-type, authorization", "Access-Control-Max-Age": "86400"})
+
+    # -- tag and site config ---------------------------------------------------------------
+    async def tag(self, request: Request) -> Response:
+        name = request.path_params.get("name", "t")
+        path = TAG_DIST / f"{name}.js"
+        if not path.is_file() or path.parent != TAG_DIST:
+            return error(404, "no such script; build the tag with `make tag`")
+        mtime = path.stat().st_mtime
+        cached = self._tag_cache.get(name)
+        if cached is None or cached[2] != mtime:
+            data = path.read_bytes()
+            cached = (data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"', mtime)
+            self._tag_cache[name] = cached
+        data, etag, _ = cached
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=3600, stale-while-revalidate=86400",
+                   "Access-Control-Allow-Origin": "*"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="text/javascript; charset=utf-8", headers=headers)
+
+    async def site_config(self, request: Request) -> Response:
+        site = self.c.keyring.site_for_public_key(request.path_params["key"])
+        origin = request_origin(request.headers.get("origin"), None)
+        if site is None:
+            return error(404, "unknown key", _cors(origin))
+        cors = _cors(origin) if origin and site.allows_origin(origin) else {}
+        return json_response(site.public_config(), 200, {**cors, "Cache-Control": "public, max-age=300"})
+
+    # -- operations ------------------------------------------------------------------------
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "alive"})
+
+    async def readyz(self, request: Request) -> Response:
+        ok, problems = self.c.readiness()
+        return json_response({"ready": ok, "problems": problems}, 200 if ok else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- admin -----------------------------------------------------------------------------
+    def admin_ok(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        return bool(self.s.admin_token) and hmac.compare_digest(token.encode(), self.s.admin_token.encode())
+
+    async def admin_json(self, request: Request) -> dict[str, Any] | Response:
+        if not self.admin_ok(request):
+            return error(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
+        try:
+            body = await read_body(request, 1 << 20, check_type=False)
+            doc, _ = parse_json(body)
+        except BodyError as e:
+            return error(e.status, e.reason)
+        if not isinstance(doc, dict):
+            return error(400, "body must be a JSON object")
+        return doc
+
+    async def sql(self, request: Request) -> Response:
+        doc = await self.admin_json(request)
+        if isinstance(doc, Response):
+            return doc
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, run_readonly, self.c.store, doc.get("sql"), doc.get("params"))
+        except QueryError as e:
+            return error(e.status, e.reason)
+        return json_response(result)
+
+    async def flush(self, request: Request) -> Response:
+        """Admin: wait until everything acknowledged so far is in ClickHouse."""
+        if not self.admin_ok(request):
+            return error(401, "admin bearer token required")
+        if self.c.writer is None:
+            return error(409, "this process does not own the writer")
+        ok = await asyncio.get_running_loop().run_in_executor(None, self.c.writer.wait_idle, 30.0)
+        return json_response({"flushed": ok}, 200 if ok else 503)
+
+
+def build_app(settings: Settings, collector: Collector | None = None) -> Starlette:
+    c = collector or Collector(settings)
+    h = Handlers(c)
+    routes = [
+        Route("/v1/batch", h.ingest, methods=["POST"]),
+        Route("/v1/batch", h.preflight, methods=["OPTIONS"]),
+        *(Route(f"/v1/{t}", h.ingest, methods=["POST"], name=f"ingest_{t}") for t in MESSAGE_TYPES),
+        *(Route(f"/v1/{t}", h.preflight, methods=["OPTIONS"], name=f"preflight_{t}") for t in MESSAGE_TYPES),
+        Route("/t.js", h.tag, methods=["GET", "HEAD"]),
+        Route("/t/{name:str}.js", h.tag, methods=["GET", "HEAD"]),
+        Route("/v1/sites/{key:str}/config", h.site_config, methods=["GET"]),
+        Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
+        Route("/v1/admin/flush", h.flush, methods=["POST"]),
+        Route("/v1/sql", h.sql, methods=["POST"]),
+    ]
+    if DEMO_DIR.is_dir():
+        routes.append(Mount("/demo", StaticFiles(directory=DEMO_DIR, html=True), name="demo"))
+        routes.append(Route("/", lambda r: RedirectResponse("/demo/")))
+    else:
+        routes.append(Route("/", lambda r: PlainTextResponse("Footpath collector\n")))
+    if settings.test_fixtures and Path(settings.test_fixtures).is_dir():
+        routes.append(Mount("/__fixtures__", StaticFiles(directory=settings.test_fixtures, html=True)))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # noqa: ANN202
+        c.start()
+        try:
+            yield
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, c.stop)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.collector = c
+    return app

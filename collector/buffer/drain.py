@@ -1,0 +1,182 @@
+"""The draining side of the write-ahead buffer: hands the writer batches of records in a
+stable order and keeps a checkpoint so that a crash between an insert and its
+acknowledgement replays exactly the same rows under the same deduplication token.
+
+checkpoint.json:
+    {"positions": {series: [segment_number, byte_offset]},
+     "inflight": {"token": str, "ranges": [[segment_name, start, end], ...]} | null}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from collector.buffer.wal import Record, list_segments, parse_segment_name, read_records, segment_name
+
+log = logging.getLogger("footpath.buffer")
+
+
+@dataclass
+class Batch:
+    token: str
+    ranges: list[tuple[str, int, int]]
+    payload: bytes  # JSONEachRow lines
+    rows: int
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _token(ranges: list[tuple[str, int, int]]) -> str:
+    return hashlib.sha256(repr(ranges).encode()).hexdigest()[:32]
+
+
+class BufferReader:
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path = self.dir / "checkpoint.json"
+        self.positions: dict[str, tuple[int, int]] = {}
+        self.inflight: dict | None = None
+        if self.ckpt_path.exists():
+            doc = orjson.loads(self.ckpt_path.read_bytes())
+            self.positions = {k: (int(v[0]), int(v[1])) for k, v in doc.get("positions", {}).items()}
+            self.inflight = doc.get("inflight")
+
+    def _save(self) -> None:
+        doc = {"positions": {k: list(v) for k, v in self.positions.items()}, "inflight": self.inflight}
+        _atomic_write(self.ckpt_path, orjson.dumps(doc))
+
+    def pending_inflight(self) -> Batch | None:
+        """A batch that was being inserted when the process stopped: redo it verbatim."""
+        if not self.inflight:
+            return None
+        ranges = [tuple(r) for r in self.inflight["ranges"]]
+        parts: list[bytes] = []
+        for name, start, end in ranges:
+            for rec in read_records(self.dir / name, start):
+                if rec.end > end:
+                    break
+                parts.append(rec.payload)
+        payload = b"\n".join(parts)
+        positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
+        return Batch(self.inflight["token"], ranges, payload, _count_rows(payload), positions)
+
+    def next_batch(self, max_rows: int) -> Batch | None:
+        """Collect records after the checkpoint, across all series, up to ~max_rows."""
+        segs = list_segments(self.dir)
+        by_series: dict[str, list[int]] = {}
+        for series, num, _ in segs:
+            by_series.setdefault(series, []).append(num)
+        positions = dict(self.positions)
+        ranges: list[tuple[str, int, int]] = []
+        parts: list[bytes] = []
+        rows = 0
+        for series, numbers in sorted(by_series.items()):
+            seg_no, offset = positions.get(series, (numbers[0], 0))
+            for num in numbers:
+                if num < seg_no:
+                    continue
+                if num > seg_no:
+                    seg_no, offset = num, 0
+                recs, offset = self._read(series, num, offset, max_rows - rows)
+                for rec in recs:
+                    parts.append(rec.payload)
+                    rows += _count_rows(rec.payload)
+                if recs:
+                    ranges.append((recs[0].segment, recs[0].start, recs[-1].end))
+                positions[series] = (seg_no, offset)
+                if rows >= max_rows:
+                    break
+            if rows >= max_rows:
+                break
+        if not parts:
+            self._advance_only(positions)
+            return None
+        return Batch(_token(ranges), ranges, b"\n".join(parts), rows, positions)
+
+    def _read(self, series: str, num: int, offset: int, budget: int) -> tuple[list[Record], int]:
+        out: list[Record] = []
+        taken = 0
+        for rec in read_records(self.dir / segment_name(series, num), offset):
+            if taken >= budget and out:
+                break
+            out.append(rec)
+            taken += _count_rows(rec.payload)
+            offset = rec.end
+        return out, offset
+
+    def _advance_only(self, positions: dict[str, tuple[int, int]]) -> None:
+        if positions != self.positions:
+            self.positions = positions
+
+    def begin(self, batch: Batch) -> None:
+        """Record the intent before inserting: a crash now replays this exact batch."""
+        self.inflight = {"token": batch.token, "ranges": [list(r) for r in batch.ranges],
+                         "positions": {k: list(v) for k, v in batch.positions.items()}}
+        self._save()
+
+    def commit(self, batch: Batch) -> None:
+        self.positions = dict(batch.positions)
+        self.inflight = None
+        self._save()
+        self.collect_garbage()
+
+    def collect_garbage(self) -> int:
+        """Delete segments wholly before the checkpoint of their series (a later segment
+        exists, so no process appends to them any more)."""
+        removed = 0
+        segs = list_segments(self.dir)
+        latest: dict[str, int] = {}
+        for series, num, _ in segs:
+            latest[series] = max(latest.get(series, 0), num)
+        for series, num, path in segs:
+            pos = self.positions.get(series)
+            if pos is None:
+                continue
+            seg_no, offset = pos
+            done = num < seg_no or (num == seg_no and num < latest[series] and offset >= path.stat().st_size)
+            if done:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def backlog_bytes(self) -> int:
+        total = 0
+        for series, num, path in list_segments(self.dir):
+            seg_no, offset = self.positions.get(series, (0, 0))
+            if num < seg_no:
+                continue
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            total += size - (offset if num == seg_no else 0)
+        return max(total, 0)
+
+
+def _count_rows(payload: bytes) -> int:
+    return payload.count(b"\n") + 1 if payload else 0
+
+
+__all__ = ["Batch", "BufferReader", "parse_segment_name"]

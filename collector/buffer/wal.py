@@ -1,0 +1,211 @@
+"""Durable write-ahead buffer.  Every accepted request appends one record (its rows as
+JSONEachRow bytes) to the current segment file before the collector answers 2xx.
+
+Layout under <data_dir>/buffer/:
+    <series>-<000000000001>.wal   append-only segments; a series is one writing process
+Record framing: 4-byte little-endian payload length, 4-byte CRC32 of the payload, payload.
+A torn tail (crash mid-write) fails its CRC and is ignored: it was never acknowledged,
+because acknowledgement waits for the record's fsync (policy "always").
+
+fsync policy (setting `fsync`):
+    always    group commit: concurrent requests share one fsync, each awaits it before 2xx
+    interval  fsync every fsync_ms; a crash of the machine (not the process) may lose that window
+    off       leave it to the OS page cache
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = struct.Struct("<II")
+
+
+class BufferFull(RuntimeError):
+    """The buffer reached its disk cap; ingestion answers 503 with Retry-After."""
+
+
+def segment_name(series: str, number: int) -> str:
+    return f"{series}-{number:012d}.wal"
+
+
+def parse_segment_name(name: str) -> tuple[str, int] | None:
+    if not name.endswith(".wal") or "-" not in name:
+        return None
+    series, _, num = name[:-4].rpartition("-")
+    return (series, int(num)) if num.isdigit() else None
+
+
+def frame(payload: bytes) -> bytes:
+    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+@dataclass
+class Record:
+    segment: str
+    start: int  # byte offset of the record's header
+    end: int  # byte offset just past it
+    payload: bytes
+
+
+def read_records(path: Path, start: int = 0) -> Iterator[Record]:
+    """Records from byte offset `start` until the end or the first incomplete/corrupt one."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+    except FileNotFoundError:
+        return
+    pos = 0
+    while pos + HEADER.size <= len(data):
+        length, crc = HEADER.unpack_from(data, pos)
+        body_start = pos + HEADER.size
+        if body_start + length > len(data):
+            break
+        payload = data[body_start:body_start + length]
+        if zlib.crc32(payload) != crc:
+            break
+        yield Record(path.name, start + pos, start + body_start + length, payload)
+        pos = body_start + length
+
+
+def list_segments(directory: Path) -> list[tuple[str, int, Path]]:
+    out = []
+    for p in directory.glob("*.wal"):
+        parsed = parse_segment_name(p.name)
+        if parsed:
+            out.append((parsed[0], parsed[1], p))
+    out.sort(key=lambda t: (t[0], t[1]))
+    return out
+
+
+class WriteAheadBuffer:
+    """The appending side.  One instance per process; `series` keeps processes apart."""
+
+    def __init__(self, directory: Path, series: str = "w0", fsync: str = "always", fsync_ms: int = 50,
+                 segment_bytes: int = 8 << 20, max_bytes: int = 1 << 30):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.series = series
+        self.policy = fsync
+        self.fsync_interval = fsync_ms / 1000
+        self.segment_bytes = segment_bytes
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        existing = [n for s, n, _ in list_segments(self.dir) if s == series]
+        # Never append to a segment from a previous run: its tail may be torn.
+        self._number = (max(existing) + 1) if existing else 1
+        self._fd = -1
+        self._size = 0
+        self._open_segment()
+        self._dirty = False
+        self._sync_task: asyncio.Future[None] | None = None
+        self._last_sync = time.monotonic()
+        self.wakeup: threading.Event | None = None  # set by the in-process writer
+        self.fsync_seconds_total = 0.0
+        self.fsync_count = 0
+
+    def _open_segment(self) -> None:
+        path = self.dir / segment_name(self.series, self._number)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
+        self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        if self.policy == "off":
+            return
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def disk_bytes(self) -> int:
+        total = 0
+        for _, _, p in list_segments(self.dir):
+            try:
+                total += p.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def check_capacity(self) -> None:
+        if self.disk_bytes() >= self.max_bytes:
+            raise BufferFull(f"write-ahead buffer holds {self.max_bytes} bytes or more")
+
+    def append_nowait(self, payload: bytes) -> None:
+        """Write one record (no fsync).  Thread-safe."""
+        rec = frame(payload)
+        with self._lock:
+            if self._size and self._size + len(rec) > self.segment_bytes:
+                self._seal_locked()
+            os.write(self._fd, rec)
+            self._size += len(rec)
+            self._dirty = True
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+    def _seal_locked(self) -> None:
+        if self.policy != "off":
+            os.fsync(self._fd)
+        os.close(self._fd)
+        self._number += 1
+        self._open_segment()
+
+    def sync(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            fd = os.dup(self._fd)  # a concurrent seal may close the original
+        t = time.perf_counter()
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.fsync_seconds_total += time.perf_counter() - t
+        self.fsync_count += 1
+        self._last_sync = time.monotonic()
+
+    async def append(self, payload: bytes) -> None:
+        """Append and, under policy "always", return only once the record is on disk.
+        Concurrent callers share one fsync (group commit) run off the event loop."""
+        self.append_nowait(payload)
+        if self.policy == "always":
+            await self._group_sync()
+        elif self.policy == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
+            await asyncio.get_running_loop().run_in_executor(None, self.sync)
+
+    async def _group_sync(self) -> None:
+        # A sync already running may have started before our write: wait for it, then run
+        # (or join) the next one, which certainly covers our record.
+        while True:
+            running = self._sync_task
+            if running is None:
+                loop = asyncio.get_running_loop()
+                fut = loop.run_in_executor(None, self.sync)
+                self._sync_task = fut
+                try:
+                    await fut
+                finally:
+                    self._sync_task = None
+                return
+            await asyncio.shield(running)
+            if self._sync_task is None or self._sync_task is not running:
+                if not self._dirty:
+                    return
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                if self.policy != "off":
+                    os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1

@@ -1,0 +1,149 @@
+"""The `footpath` command.  Commands that read or change data talk to the running
+collector's admin API (the embedded engine belongs to that one process)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from collector.settings import ConfigError, Settings, load_settings, settings_markdown
+from collector.sites import demo_site
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"footpath: {msg}", file=sys.stderr)
+    return code
+
+
+def _admin_token(settings: Settings) -> str:
+    if settings.admin_token:
+        return settings.admin_token
+    f = Path(settings.data_dir) / "admin_token"
+    return f.read_text().strip() if f.is_file() else ""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.app import build_app
+    from collector.ops import logs
+
+    try:
+        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+    except ConfigError as e:
+        return _fail(f"bad configuration: {e}")
+    logs.setup(settings.log_format)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    if not settings.admin_token:
+        token_file = Path(settings.data_dir) / "admin_token"
+        token = token_file.read_text().strip() if token_file.is_file() else secrets.token_urlsafe(24)
+        token_file.write_text(token)
+        os.chmod(token_file, 0o600)
+        settings = _replace(settings, admin_token=token)
+        print(f"admin token (saved in {token_file}): {token}", flush=True)
+    if not settings.sites:
+        origins = (f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}")
+        site = demo_site(origins)
+        settings = settings.with_sites((site,))
+        print(f"no config file: demo site 'demo' created\n  public key: {site.public_key}\n"
+              f"  write key:  {site.write_key}\n  origins:    {', '.join(site.origins)}\n"
+              f"  demo shop:  http://{args.host}:{args.port}/demo/", flush=True)
+    app = build_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+def _replace(settings: Settings, **kw: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **kw)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from collector.write.store import apply_migrations, connect
+
+    try:
+        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+    except ConfigError as e:
+        return _fail(f"bad configuration: {e}")
+    applied = apply_migrations(connect(settings.effective_clickhouse_url))
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def _api(args: argparse.Namespace, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    try:
+        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+    except ConfigError as e:
+        raise SystemExit(_fail(f"bad configuration: {e}")) from None
+    url = (args.url or os.environ.get("FOOTPATH_URL") or "http://127.0.0.1:8000").rstrip("/")
+    token = _admin_token(settings)
+    try:
+        r = httpx.request(method, url + path, content=orjson.dumps(body) if body is not None else None,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                          timeout=120)
+    except httpx.HTTPError as e:
+        raise SystemExit(_fail(f"no collector answers at {url} ({e.__class__.__name__}); "
+                               "start one with `footpath serve` or pass --url")) from None
+    try:
+        return r.status_code, r.json()
+    except ValueError:
+        return r.status_code, {"error": r.text}
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    status, doc = _api(args, "POST", "/v1/sql", {"sql": args.query})
+    if status != 200:
+        return _fail(f"HTTP {status}: {doc.get('error')}", 1)
+    if args.json:
+        print(orjson.dumps(doc).decode())
+        return 0
+    print("\t".join(doc["columns"]))
+    for row in doc["rows"]:
+        print("\t".join("" if v is None else str(v) for v in row))
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(settings_markdown(), end="")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="footpath", description="Footpath collector and tools",
+                                epilog="Settings: `footpath settings` lists every setting and its variable.")
+    p.add_argument("--config", help="TOML config file (default $FOOTPATH_CONFIG)")
+    p.add_argument("--data-dir", help="data directory (default $FOOTPATH_DATA_DIR or ./data)")
+    p.add_argument("--url", help="collector URL for admin commands (default $FOOTPATH_URL or http://127.0.0.1:8000)")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the collector")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    m = sub.add_parser("migrate", help="apply ClickHouse migrations (the collector also does this at start)")
+    m.set_defaults(func=cmd_migrate)
+    q = sub.add_parser("sql", help="run read-only SQL through the running collector")
+    q.add_argument("query")
+    q.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    q.set_defaults(func=cmd_sql)
+    st = sub.add_parser("settings", help="print the settings reference (Markdown)")
+    st.set_defaults(func=cmd_settings)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # Subcommand options may also be given before the subcommand; both spellings work.
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The ingestion pipeline as data: receive -> validate -> enrich -> buffer -> write.
+
+Each message of a request runs through STEPS in order.  A step returns None to go on,
+a Reject (the sender's fault: named field, reason; counted in the response) or a Drop
+(valid but not stored: a closed set of reasons).  Time per step is accumulated per
+request and exported as footpath_step_seconds{step}.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from collector.enrich import campaign, clientip, clock, consent
+from collector.enrich.geo import GeoIP
+from collector.enrich.useragent import UAClassifier
+from collector.sites import Site
+from collector.types import JSON, Row, Source
+from collector.validate.dedup import RecentIds
+from collector.validate.limits import LimitError, Limits, check_message
+from collector.validate.schema import Message, validate_message
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    reason: str  # duplicate | consent_denied | consent_pending
+
+
+@dataclass
+class RequestContext:
+    """Everything a step may know about the request a message came in."""
+
+    site: Site
+    source: Source
+    received_at: datetime
+    peer_ip: str  # after trusted-proxy resolution
+    header_ua: str
+    gpc: bool
+    batch_sent_at: datetime | None
+    body_small: bool
+    strict_strings: bool = False  # body needed the fallback parser: check for lone surrogates
+
+
+@dataclass
+class Services:
+    limits: Limits
+    geo: GeoIP
+    ua: UAClassifier
+    recent: RecentIds
+    max_past_days: int
+    max_future_seconds: int
+
+
+@dataclass
+class Work:
+    """One message in flight."""
+
+    raw: Any
+    msg: Message | None = None
+    row: Row = field(default_factory=dict)
+    state: str = "granted"
+    ip: str = ""
+
+
+Step = Callable[[RequestContext, Services, Work], "Reject | Drop | None"]
+
+
+def _fmt(ts: datetime | None) -> str | None:
+    return ts.isoformat(timespec="milliseconds") if ts is not None else None
+
+
+# -- validate --------------------------------------------------------------------------------
+def step_limits(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
+    if not isinstance(w.raw, dict):
+        return Reject("", "a message must be a JSON object")
+    try:
+        check_message(w.raw, sv.limits, rq.body_small)
+        if rq.strict_strings:
+            orjson.dumps(w.raw)  # raises on lone surrogates, which storage cannot hold
+    except LimitError as e:
+        return Reject(e.field, e.reason)
+    except orjson.JSONEncodeError:
+        return Reject("", "contains a string that is not valid Unicode (lone surrogate)")
+    return None
+
+
+def step_schema(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
+    msg, fld, reason = validate_message(w.raw)
+    if msg is None:
+        return Reject(fld, reason)
+    w.msg = msg
+    return None
+
+
+def step_source_rules(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
+    """What a public (browser) key may not do."""
+    m = w.msg
+    assert m is not None
+    if rq.source == "browser":
+        if m.type == "alias":
+            return Reject("type", "alias merges users and needs a server write key")
+        if m.context is not None and m.context.ip:
+            return Reject("context.ip", "browser sources may not set the IP; it is taken from the connection")
+    return None
+
+
+def step_clock(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
+    m = w.msg
+    assert m is not None
+    original = m.timestamp or m.originalTimestamp
+    sent_at = m.sentAt or rq.batch_sent_at
+    ts = clock.corrected(original, sent_at, rq.received_at)
+    problem = clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds)
+    if problem:
+        return Reject("timestamp", problem)
+    w.row.update(timestamp=_fmt(ts), original_timestamp=_fmt(original), sent_at=_fmt(sent_at),
+                 received_at=_fmt(rq.received_at))
+    return None
+
+
+def step_dedup(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
+    m = w.msg
+    assert m is not None
+    if m.messageId is None:
+        m.messageId = uuid7()
+        sv.recent.seen_or_add(rq.site.id, m.messageId)
+        return None
+    if sv.recent.seen_or_add(rq.site.id, m.messageId):
+        return Drop("duplicate")
+    return None
+
+
+# -- enrich ----------------------------------------------------------------------------------
+def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
+    """Promote the Segment message's fields to columns."""
+    m = w.msg
+    assert m is not None
+    ctx = m.context
+    page = ctx.page if ctx and ctx.page else None
+    props = m.properties or {}
+    url = (page.url if page else None) or _s(props.get("url"))
+    path = (page.path if page else None) or _s(props.get("path"))
+    if not path and url:
+        try:
+            path = urlsplit(url).path or "/"
+        except ValueError:
+            path = ""
+    rest: JSON = {}
+    if ctx is not None:
+        rest = ctx.model_dump(exclude={"ip", "userAgent", "page", "consent", "campaign", "sessionId",
+                                       "seq", "pageViewId", "locale"}, exclude_none=True)
+    w.row.update(
+        message_id=m.messageId, site_id=rq.site.id, type=m.type, event=m.event or "",
+        name=m.name or "", anonymous_id=m.anonymousId or "", user_id=m.userId or "",
+        group_id=m.groupId or "", previous_id=m.previousId or "",
+        session_id=(ctx.sessionId if ctx else None) or "", seq=(ctx.seq if ctx else None) or 0,
+        page_view_id=(ctx.pageViewId if ctx else None) or "",
+        url=url or "", path=path or "", title=(page.title if page else None) or _s(props.get("title")),
+        referrer=(page.referrer if page else None) or _s(props.get("referrer")),
+        locale=(ctx.locale if ctx else None) or "", source=rq.source,
+        library=_library(ctx), properties=orjson.dumps(props).decode(),
+        traits=orjson.dumps(m.traits or {}).decode(), context=orjson.dumps(rest).decode(),
+    )
+    w.ip = (ctx.ip if ctx and ctx.ip and rq.source == "server" else None) or rq.peer_ip
+    ua = (ctx.userAgent if ctx else None) or ""
+    if not ua and rq.source == "browser":
+        ua = rq.header_ua
+    w.row["user_agent"] = ua
+    return None
+
+
+def step_campaign(rq: RequestContext, sv: Services, w: Work) -> None:
+    row = w.row
+    m = w.msg
+    assert m is not None
+    fallback = m.context.campaign.model_dump(exclude_none=True) if m.context and m.context.campaign else None
+    c = campaign.parse_campaign(row["url"], fallback)
+    row.update(utm_source=c.utm_source, utm_medium=c.utm_medium, utm_campaign=c.utm_campaign,
+               utm_term=c.utm_term, utm_content=c.utm_content, click_id=c.click_id,
+               click_id_type=c.click_id_type)
+    try:
+        page_host = (urlsplit(row["url"]).hostname or "") if row["url"] else ""
+    except ValueError:
+        page_host = ""
+    internal = frozenset(urlsplit(o).hostname or "" for o in rq.site.origins)
+    row["referrer_host"], row["referrer_class"] = campaign.classify_referrer(
+        row["referrer"], page_host, internal, c.utm_medium)
+    return None
+
+
+def step_user_agent(rq: RequestContext, sv: Services, w: Work) -> None:
+    info = sv.ua(w.row["user_agent"])
+    w.row.update(browser=info.browser, browser_version=info.browser_version, os=info.os,
+                 os_version=info.os_version, device_type=info.device_type, is_bot=info.is_bot)
+    return None
+
+
+def step_geo(rq: RequestContext, sv: Services, w: Work) -> None:
+    g = sv.geo.lookup(w.ip) if w.ip else None
+    row = w.row
+    if g is not None:
+        row.update(country_code=g.country_code, region=g.region, city=g.city, asn=g.asn, as_org=g.as_org)
+    else:
+        row.update(country_code="", region="", city="", asn=0, as_org="")
+    row["ip"] = (clientip.anonymize(w.ip) if rq.site.ip_anonymize else w.ip) if w.ip else ""
+    return None
+
+
+def step_consent(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
+    m = w.msg
+    assert m is not None
+    stated = m.context.consent.analytics if m.context and m.context.consent else None
+    state = consent.effective_state(rq.site, rq.source, stated, rq.gpc)
+    reason = consent.enforce(rq.site, state, m.type, w.row)
+    return Drop(reason) if reason else None
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("limits", step_limits),
+    ("schema", step_schema),
+    ("source_rules", step_source_rules),
+    ("clock", step_clock),
+    ("dedup", step_dedup),
+    ("fields", step_fields),
+    ("campaign", step_campaign),
+    ("user_agent", step_user_agent),
+    ("geo", step_geo),
+    ("consent", step_consent),  # last: it strips what the enrichers derived from identifiers
+)
+
+
+@dataclass
+class Outcome:
+    rows: list[Row]
+    accepted: int
+    rejected: list[JSON]
+    dropped: dict[str, int]
+    step_seconds: dict[str, float]
+    added_ids: list[str]  # message_ids registered in the dedup cache by this request
+
+
+def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = True) -> Outcome:
+    rows: list[Row] = []
+    rejected: list[JSON] = []
+    dropped: dict[str, int] = {}
+    secs = dict.fromkeys((n for n, _ in STEPS), 0.0)
+    added: list[str] = []
+    accepted = 0
+    clock_ = time.perf_counter
+    for i, raw in enumerate(messages):
+        w = Work(raw)
+        verdict: Reject | Drop | None = None
+        for name, step in STEPS:
+            t = clock_() if timed else 0.0
+            verdict = step(rq, sv, w)
+            if timed:
+                secs[name] += clock_() - t
+            if name == "dedup" and verdict is None and w.msg is not None:
+                added.append(w.msg.messageId or "")
+            if verdict is not None:
+                break
+        if isinstance(verdict, Reject):
+            rejected.append({"index": i, "field": verdict.field, "reason": verdict.reason})
+            continue
+        accepted += 1
+        if isinstance(verdict, Drop):
+            dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1
+            continue
+        rows.append(w.row)
+    return Outcome(rows, accepted, rejected, dropped, secs, added)
+
+
+def encode_rows(rows: list[Row]) -> bytes:
+    """JSONEachRow bytes: what the buffer stores and ClickHouse parses."""
+    return b"\n".join(orjson.dumps(r) for r in rows)
+
+
+def _s(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _library(ctx: Any) -> str:
+    lib = ctx.library if ctx is not None else None
+    if lib is None or not lib.name:
+        return ""
+    return f"{lib.name}/{lib.version}" if lib.version else lib.name
+
+
+def uuid7() -> str:
+    """RFC 9562 UUIDv7: 48-bit unix ms, then random bits; time-ordered."""
+    import os
+
+    ms = int(time.time() * 1000)
+    rnd = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rnd >> 68) & 0xFFF) << 64 | (0b10 << 62) | (rnd & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,64 @@
+"""POST /v1/sql: read-only SQL for admins.  Read-only is the engine's readonly=1 setting
+on a dedicated client (writes and DDL fail in ClickHouse, not in a string filter), and
+the time, row and memory limits are set on that client before it is locked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import ipaddress
+import uuid
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from collector.write.store import Store
+
+
+class QueryError(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sql_limits(max_seconds: int, max_rows: int, max_memory: int) -> dict[str, Any]:
+    return {"max_execution_time": max_seconds, "max_result_rows": max_rows,
+            "result_overflow_mode": "throw", "max_memory_usage": max_memory}
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=dt.UTC)
+        return v.isoformat(timespec="milliseconds")
+    if isinstance(v, (dt.date, uuid.UUID, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(v)
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, float) and v != v:  # NaN is not JSON
+        return None
+    return v
+
+
+def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(sql, str) or not sql.strip():
+        raise QueryError(400, "field 'sql' must be a non-empty string")
+    if params is not None and not isinstance(params, dict):
+        raise QueryError(400, "field 'params' must be an object")
+    try:
+        result = store.reader().query(sql, parameters=params or None)
+        rows = [[jsonable(v) for v in row] for row in result.result_rows]
+    except ClickHouseError as e:
+        # A query that failed mid-stream can leave its client's handle unusable: start afresh.
+        store.reset_reader()
+        msg = str(e)
+        status = 403 if "READONLY" in msg or "readonly" in msg else 400
+        raise QueryError(status, msg.split("Stack trace")[0].strip()[:2000]) from None
+    return {"columns": list(result.column_names), "rows": rows}

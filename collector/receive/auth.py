@@ -1,0 +1,94 @@
+"""Who is sending: a server source (secret write key, HTTP Basic with the key as user as
+Segment does, or `writeKey` in the body) or a browser source (public key, checked against
+the site's allowed origins).  Keys are compared in constant time and never logged."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from collector.sites import Site, normalize_origin
+from collector.types import Source
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Principal:
+    site: Site
+    source: Source
+
+
+class KeyRing:
+    def __init__(self, sites: tuple[Site, ...]):
+        self.sites = sites
+        self.by_public = {s.public_key: s for s in sites}
+        self.any_origins = frozenset(o for s in sites for o in s.origins)
+
+    def _match_write_key(self, key: str) -> Site | None:
+        found = None
+        kb = key.encode()
+        for s in self.sites:  # every site compared: timing does not reveal which matched
+            if s.write_key and hmac.compare_digest(s.write_key.encode(), kb):
+                found = s
+        return found
+
+    def identify(self, key: str | None) -> tuple[Site, Source] | None:
+        if not key:
+            return None
+        site = self._match_write_key(key)
+        if site is not None:
+            return site, "server"
+        site = self.by_public.get(key)
+        if site is not None:
+            return site, "browser"
+        return None
+
+    def site_for_public_key(self, key: str) -> Site | None:
+        return self.by_public.get(key)
+
+
+def basic_user(authorization: str | None) -> str | None:
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0]
+
+
+def request_origin(origin: str | None, referer: str | None) -> str | None:
+    for candidate in (origin, referer):
+        if candidate and candidate != "null":
+            try:
+                parts = urlsplit(candidate)
+                return normalize_origin(f"{parts.scheme}://{parts.netloc}")
+            except ValueError:
+                continue
+    return None
+
+
+def authenticate(ring: KeyRing, authorization: str | None, body_key: str | None, query_key: str | None,
+                 origin: str | None, referer: str | None) -> Principal:
+    key = basic_user(authorization) or body_key or query_key
+    if not key:
+        raise AuthError(401, "no key: send the write key as HTTP Basic user, or writeKey in the body")
+    found = ring.identify(key)
+    if found is None:
+        raise AuthError(401, "unknown key")
+    site, source = found
+    if source == "browser":
+        req_origin = request_origin(origin, referer)
+        if req_origin is None:
+            raise AuthError(403, "browser key used without an Origin header")
+        if req_origin not in site.origins:
+            raise AuthError(403, f"origin {req_origin} is not allowed for this site")
+    return Principal(site, source)

@@ -1,0 +1,121 @@
+"""The collector's long-lived parts, built once from Settings and shared by the routes:
+key ring, pipeline services, write-ahead buffer, storage and the background writer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import orjson
+
+from collector.buffer.wal import BufferFull, WriteAheadBuffer, list_segments, read_records
+from collector.enrich.geo import GeoIP
+from collector.enrich.useragent import UAClassifier
+from collector.pipeline import Services
+from collector.query.sql import sql_limits
+from collector.receive.auth import KeyRing
+from collector.settings import Settings
+from collector.validate.dedup import RecentIds
+from collector.validate.limits import Limits
+from collector.write.store import Store
+from collector.write.writer import Writer
+
+log = logging.getLogger("footpath.collector")
+
+ROOT = Path(__file__).resolve().parents[1]
+TAG_DIST = ROOT / "sdk_js" / "dist"
+DEMO_DIR = ROOT / "sdk_js" / "demo"
+
+
+class Collector:
+    def __init__(self, settings: Settings, series: str = "w0", run_writer: bool = True):
+        self.settings = settings
+        self.keyring = KeyRing(settings.sites)
+        self.sites = {s.id: s for s in settings.sites}
+        self.services = Services(
+            limits=Limits(settings.max_message_bytes, settings.max_depth, settings.max_keys, settings.max_string),
+            geo=GeoIP(settings.geoip_city_db, settings.geoip_asn_db),
+            ua=UAClassifier(settings.ua_cache_size),
+            recent=RecentIds(settings.dedup_capacity),
+            max_past_days=settings.max_past_days,
+            max_future_seconds=settings.max_future_seconds,
+        )
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.wal = WriteAheadBuffer(settings.buffer_dir, series=series, fsync=settings.fsync,
+                                    fsync_ms=settings.fsync_ms, segment_bytes=settings.segment_bytes,
+                                    max_bytes=settings.buffer_max_bytes)
+        self.store = Store(settings.effective_clickhouse_url,
+                           sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory))
+        self.writer: Writer | None = None
+        if run_writer:
+            self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms)
+            self.wal.wakeup = self.writer.wakeup
+        self._warmed = threading.Event()
+
+    def start(self) -> None:
+        self.services.ua("Mozilla/5.0")  # load the parser's rules now, not on the first request
+        self._warm_from_buffer()
+        if self.writer is not None:
+            self.writer.start()
+            threading.Thread(target=self._warm_from_storage, name="footpath-warm", daemon=True).start()
+
+    def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+        self.wal.close()
+        self.store.close()
+        self.services.geo.close()
+
+    # -- readiness -------------------------------------------------------------------------
+    def readiness(self) -> tuple[bool, list[str]]:
+        problems = []
+        if self.writer is not None and not self.writer.healthy:
+            problems.append(f"storage unreachable: {self.writer.last_error or 'connecting'}")
+        try:
+            self.wal.check_capacity()
+        except BufferFull as e:
+            problems.append(str(e))
+        return not problems, problems
+
+    # -- dedup cache warm-up ---------------------------------------------------------------
+    def _warm_from_buffer(self) -> None:
+        n = 0
+        for _series, _num, path in list_segments(self.settings.buffer_dir):
+            for rec in read_records(path):
+                for line in rec.payload.split(b"\n"):
+                    try:
+                        row = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        continue
+                    self.services.recent.seen_or_add(row.get("site_id", ""), row.get("message_id", ""))
+                    n += 1
+        if n:
+            log.info("remembered %d message ids from the buffer", n)
+
+    def _warm_from_storage(self) -> None:
+        assert self.writer is not None
+        for _ in range(600):
+            if self.writer.healthy:
+                break
+            threading.Event().wait(0.5)
+        else:
+            return
+        try:
+            cap = self.services.recent.half * 2
+            res = self.store.admin().query(
+                "SELECT site_id, message_id FROM footpath.events "
+                "WHERE received_at > now64(3) - INTERVAL 1 DAY ORDER BY received_at DESC LIMIT {cap:UInt64}",
+                parameters={"cap": cap})
+            for site_id, mid in reversed(res.result_rows):
+                self.services.recent.seen_or_add(site_id, mid)
+            log.info("remembered %d recent message ids from storage", len(res.result_rows))
+        except Exception as e:  # noqa: BLE001 - a cold cache is not fatal; the engine dedupes later
+            log.warning("could not warm the message-id cache: %s", e)
+        finally:
+            self._warmed.set()
+
+
+def process_series() -> str:
+    return os.environ.get("FOOTPATH_BUFFER_SERIES", "w0")

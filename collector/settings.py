@@ -1,0 +1,216 @@
+"""One settings object: read once (defaults < TOML ``[settings]`` < environment), validated
+at start-up, passed down.  The REGISTRY is the single source for docs/settings.md and
+``footpath settings``; a test fails when a setting is missing from the docs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from collector.sites import Site, SiteError, parse_sites
+
+
+class ConfigError(ValueError):
+    """A bad setting or site table; the message names the culprit."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    env: str | None
+    default: Any
+    kind: type
+    help: str
+
+
+REGISTRY: tuple[Spec, ...] = (
+    Spec("data_dir", "FOOTPATH_DATA_DIR", "./data", str,
+         "Directory for the write-ahead buffer and the embedded ClickHouse data."),
+    Spec("clickhouse_url", "FOOTPATH_CLICKHOUSE_URL", "", str,
+         "ClickHouse URL: chdb:///abs/path (embedded) or http://user:pass@host:8123/db. "
+         "Empty means chdb://<data_dir>/clickhouse."),
+    Spec("admin_token", "FOOTPATH_ADMIN_TOKEN", "", str,
+         "Bearer token for /v1/sql, reports and person APIs. Empty: `serve` generates one and prints it."),
+    Spec("config", "FOOTPATH_CONFIG", "", str, "Path of the TOML config file with [[site]] tables."),
+    Spec("geoip_city_db", "FOOTPATH_GEOIP_CITY_DB", "", str,
+         "MaxMind City (or Country) .mmdb file; empty disables geo fields."),
+    Spec("geoip_asn_db", "FOOTPATH_GEOIP_ASN_DB", "", str, "MaxMind ASN .mmdb file; empty disables asn."),
+    Spec("trusted_proxies", "FOOTPATH_TRUSTED_PROXIES", "", str,
+         "Comma-separated CIDRs whose X-Forwarded-For is believed; empty trusts nobody."),
+    Spec("flush_rows", "FOOTPATH_FLUSH_ROWS", 5000, int, "Writer inserts when this many rows are waiting."),
+    Spec("flush_ms", "FOOTPATH_FLUSH_MS", 500, int, "Writer inserts at least this often (milliseconds)."),
+    Spec("fsync", "FOOTPATH_FSYNC", "always", str,
+         "Write-ahead buffer fsync policy: always (before every 2xx), interval (every fsync_ms), off."),
+    Spec("fsync_ms", "FOOTPATH_FSYNC_MS", 50, int, "Group-commit interval when fsync = interval."),
+    Spec("buffer_max_bytes", "FOOTPATH_BUFFER_MAX_BYTES", 1 << 30, int,
+         "Disk cap of the write-ahead buffer; above it ingestion answers 503 with Retry-After."),
+    Spec("segment_bytes", "FOOTPATH_SEGMENT_BYTES", 8 << 20, int, "Size at which a buffer segment is sealed."),
+    Spec("max_message_bytes", "FOOTPATH_MAX_MESSAGE_BYTES", 32 * 1024, int,
+         "Largest accepted message (Segment's limit: 32 KB)."),
+    Spec("max_batch_bytes", "FOOTPATH_MAX_BATCH_BYTES", 500 * 1024, int,
+         "Largest accepted request body (Segment's limit: 500 KB); 413 beyond."),
+    Spec("max_depth", "FOOTPATH_MAX_DEPTH", 8, int, "Deepest nesting of objects/arrays inside a message."),
+    Spec("max_keys", "FOOTPATH_MAX_KEYS", 300, int, "Most keys+items in properties, traits or context."),
+    Spec("max_string", "FOOTPATH_MAX_STRING", 8192, int, "Longest string value inside a message."),
+    Spec("max_past_days", "FOOTPATH_MAX_PAST_DAYS", 400, int,
+         "Events older than this (after clock-skew correction) are rejected."),
+    Spec("max_future_seconds", "FOOTPATH_MAX_FUTURE_SECONDS", 86400, int,
+         "Events further in the future than this are rejected."),
+    Spec("dedup_capacity", "FOOTPATH_DEDUP_CAPACITY", 2_000_000, int,
+         "message_ids remembered to drop client re-sends before they reach storage."),
+    Spec("sql_max_seconds", "FOOTPATH_SQL_MAX_SECONDS", 20, int, "Time limit of one /v1/sql or report query."),
+    Spec("sql_max_rows", "FOOTPATH_SQL_MAX_ROWS", 100_000, int, "Row limit of one /v1/sql result."),
+    Spec("sql_max_memory", "FOOTPATH_SQL_MAX_MEMORY", 2 << 30, int, "Memory limit (bytes) of one query."),
+    Spec("ua_cache_size", "FOOTPATH_UA_CACHE_SIZE", 50_000, int, "User-agent strings whose parse is cached."),
+    Spec("log_format", "FOOTPATH_LOG_FORMAT", "json", str, "Log lines as json or text."),
+    Spec("test_fixtures", "FOOTPATH_TEST_FIXTURES", "", str,
+         "Directory served at /__fixtures__/ (browser tests only; leave empty in production)."),
+)
+
+_SPECS = {s.name: s for s in REGISTRY}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "./data"
+    clickhouse_url: str = ""
+    admin_token: str = ""
+    config: str = ""
+    geoip_city_db: str = ""
+    geoip_asn_db: str = ""
+    trusted_proxies: str = ""
+    flush_rows: int = 5000
+    flush_ms: int = 500
+    fsync: str = "always"
+    fsync_ms: int = 50
+    buffer_max_bytes: int = 1 << 30
+    segment_bytes: int = 8 << 20
+    max_message_bytes: int = 32 * 1024
+    max_batch_bytes: int = 500 * 1024
+    max_depth: int = 8
+    max_keys: int = 300
+    max_string: int = 8192
+    max_past_days: int = 400
+    max_future_seconds: int = 86400
+    dedup_capacity: int = 2_000_000
+    sql_max_seconds: int = 20
+    sql_max_rows: int = 100_000
+    sql_max_memory: int = 2 << 30
+    ua_cache_size: int = 50_000
+    log_format: str = "json"
+    test_fixtures: str = ""
+    sites: tuple[Site, ...] = field(default_factory=tuple)
+
+    @property
+    def effective_clickhouse_url(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return "chdb://" + str((Path(self.data_dir) / "clickhouse").resolve())
+
+    @property
+    def buffer_dir(self) -> Path:
+        return Path(self.data_dir) / "buffer"
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                     for p in self.trusted_proxies.split(",") if p.strip())
+
+    def with_sites(self, sites: tuple[Site, ...]) -> Settings:
+        return replace(self, sites=sites)
+
+
+def _coerce(spec: Spec, value: Any, origin: str) -> Any:
+    if spec.kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{origin}: setting {spec.name!r} must be an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: setting {spec.name!r} must be an integer, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: setting {spec.name!r} must be a string, got {value!r}")
+    return value
+
+
+def _validate(s: Settings) -> None:
+    if s.fsync not in ("always", "interval", "off"):
+        raise ConfigError(f"setting 'fsync' must be always, interval or off, got {s.fsync!r}")
+    if s.log_format not in ("json", "text"):
+        raise ConfigError(f"setting 'log_format' must be json or text, got {s.log_format!r}")
+    for name in ("flush_rows", "flush_ms", "max_message_bytes", "max_batch_bytes", "max_depth",
+                 "max_keys", "max_string", "buffer_max_bytes", "segment_bytes", "sql_max_seconds"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"setting {name!r} must be positive, got {getattr(s, name)}")
+    url = s.effective_clickhouse_url
+    if not url.startswith(("chdb://", "http://", "https://")):
+        raise ConfigError(f"setting 'clickhouse_url' must start with chdb://, http:// or https://, got {url!r}")
+    try:
+        s.proxy_networks  # noqa: B018 - parse once to fail at start, not per request
+    except ValueError as e:
+        raise ConfigError(f"setting 'trusted_proxies': {e}") from None
+    for name in ("geoip_city_db", "geoip_asn_db"):
+        p = getattr(s, name)
+        if p and not Path(p).is_file():
+            raise ConfigError(f"setting {name!r}: file not found: {p}")
+
+
+def load_settings(config_path: str | None = None, env: dict[str, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+    """Defaults, then the config file's [settings] table, then FOOTPATH_* variables, then
+    explicit overrides (CLI flags).  Raises ConfigError naming the bad field."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    path = config_path or env.get("FOOTPATH_CONFIG", "")
+    doc: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            doc = tomllib.loads(p.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        unknown_top = set(doc) - {"settings", "site"}
+        if unknown_top:
+            raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown_top))}")
+        for k, v in (doc.get("settings") or {}).items():
+            if k not in _SPECS or k == "config":
+                raise ConfigError(f"{path}: [settings] has unknown setting {k!r}")
+            values[k] = _coerce(_SPECS[k], v, path)
+        values["config"] = path
+    for spec in REGISTRY:
+        if spec.env and spec.env in env and spec.name != "config":
+            values[spec.name] = _coerce(spec, env[spec.env], spec.env)
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            values[k] = _coerce(_SPECS[k], v, "command line")
+    settings = Settings(**values)
+    _validate(settings)
+    try:
+        sites = parse_sites(doc.get("site", []), source=path or "<no config>",
+                            base_dir=Path(path).parent if path else Path.cwd())
+    except SiteError as e:
+        raise ConfigError(str(e)) from None
+    return settings.with_sites(sites)
+
+
+def settings_markdown() -> str:
+    """The generated settings reference (docs/settings.md)."""
+    lines = ["# Settings", "",
+             "Generated from `collector/settings.py` by `footpath settings --markdown`. Precedence: "
+             "defaults < `[settings]` table of the config file < environment < command-line flags.", "",
+             "| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in REGISTRY:
+        default = f"`{s.default}`" if s.default != "" else "(empty)"
+        lines.append(f"| `{s.name}` | `{s.env}` | {default} | {s.help} |")
+    lines += ["", "Site tables (`[[site]]`) are documented in README.md."]
+    return "\n".join(lines) + "\n"
+
+
+def registered_field_names() -> set[str]:
+    return {f.name for f in fields(Settings)} - {"sites"}

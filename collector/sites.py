@@ -1,0 +1,157 @@
+"""Sites from the ``[[site]]`` tables of the config file.  Parsed once at start-up; every
+error names the site and the field so a bad config never surfaces as a traceback."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CONSENT_STATES = ("granted", "denied", "pending")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{6,200}$")
+
+
+class SiteError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    public_key: str
+    write_key: str = ""
+    origins: tuple[str, ...] = ()
+    consent_default: str = "pending"
+    # Server sources (write key) that send no context.consent: the site vouches for them.
+    server_consent_default: str = "granted"
+    # Under denied (or pending) consent: "anonymize" keeps an identifier-free row, "drop" keeps nothing.
+    denied_mode: str = "anonymize"
+    gpc: bool = True  # honour Global Privacy Control (Sec-GPC / navigator.globalPrivacyControl) as denied
+    aggregate_when_denied: bool = False  # the tag may send cookieless page views under denied
+    ip_anonymize: bool = True  # store IPv4 /24 and IPv6 /48 only
+    cookie_days: int = 395
+    cookie_domain: str = ""
+    hash_routes: bool = False
+    autocapture: bool = False
+    query_denylist: tuple[str, ...] = ("email", "token", "password")
+    retention_days: int = 0  # 0 keeps events forever
+    shared_device_threshold: int = 5  # an anonymous id linked to more users is a shared device
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and normalize_origin(origin) in self.origins
+
+    def public_config(self) -> dict[str, Any]:
+        """What the tag fetches at /v1/sites/{public_key}/config: nothing secret."""
+        return {
+            "site": self.id, "consent_default": self.consent_default, "gpc": self.gpc,
+            "cookie_days": self.cookie_days, "cookie_domain": self.cookie_domain or None,
+            "hash_routes": self.hash_routes, "autocapture": self.autocapture,
+            "query_denylist": list(self.query_denylist),
+            "aggregate_when_denied": self.aggregate_when_denied,
+        }
+
+
+_FIELDS = {f.name: f for f in fields(Site) if f.name != "extra"}
+# Keys that later capabilities read from the same table (tracking plans, experiments, rate limits).
+_PASSTHROUGH = {"tracking_plan", "plan_mode", "experiment", "rate_limit", "alert_webhook", "channel_rules"}
+
+
+def normalize_origin(origin: str) -> str:
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(origin)
+    host = parts.hostname.lower()
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _fail(source: str, idx: int, sid: str | None, key: str, why: str) -> SiteError:
+    who = f"site {sid!r}" if sid else f"site #{idx + 1}"
+    return SiteError(f"{source}: {who}: field {key!r}: {why}")
+
+
+def _check_type(value: Any, want: type, tag: str) -> Any:
+    if want is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"must be true or false, got {value!r}")
+    elif want is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError(f"must be a non-negative integer, got {value!r}")
+    elif want is str:
+        if not isinstance(value, str):
+            raise TypeError(f"must be a string, got {value!r}")
+    elif tag.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"must be a list of strings, got {value!r}")
+        return tuple(value)
+    return value
+
+
+def parse_site(raw: dict[str, Any], idx: int, source: str, base_dir: Path) -> Site:
+    if not isinstance(raw, dict):
+        raise SiteError(f"{source}: site #{idx + 1} must be a table")
+    sid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _PASSTHROUGH:
+            extra[key] = value
+            continue
+        f = _FIELDS.get(key)
+        if f is None:
+            raise _fail(source, idx, sid, key, "unknown field (typo?)")
+        want = {"bool": bool, "int": int, "str": str}.get(str(f.type), object)
+        try:
+            kwargs[key] = _check_type(value, want, str(f.type))
+        except TypeError as e:
+            raise _fail(source, idx, sid, key, str(e)) from None
+    for key in ("id", "public_key"):
+        if key not in kwargs:
+            raise _fail(source, idx, sid, key, "is required")
+    if not _ID_RE.match(kwargs["id"]):
+        raise _fail(source, idx, sid, "id", "use 1-63 of a-z 0-9 _ - (starting with a letter or digit)")
+    for key in ("public_key", "write_key"):
+        if key in kwargs and kwargs[key] and not _KEY_RE.match(kwargs[key]):
+            raise _fail(source, idx, sid, key, "keys are 6-200 of A-Z a-z 0-9 _ . : -")
+    for key in ("consent_default", "server_consent_default"):
+        if key in kwargs and kwargs[key] not in CONSENT_STATES:
+            raise _fail(source, idx, sid, key, f"must be one of {', '.join(CONSENT_STATES)}")
+    if kwargs.get("denied_mode", "anonymize") not in ("anonymize", "drop"):
+        raise _fail(source, idx, sid, "denied_mode", "must be anonymize or drop")
+    origins = []
+    for o in kwargs.get("origins", ()):
+        try:
+            origins.append(normalize_origin(o))
+        except ValueError:
+            raise _fail(source, idx, sid, "origins", f"{o!r} is not an origin like https://shop.example") from None
+    kwargs["origins"] = tuple(origins)
+    if "tracking_plan" in extra and isinstance(extra["tracking_plan"], str):
+        extra["tracking_plan"] = str((base_dir / extra["tracking_plan"]).resolve())
+    return Site(**kwargs, extra=extra)
+
+
+def parse_sites(raw_sites: Any, source: str, base_dir: Path) -> tuple[Site, ...]:
+    if not isinstance(raw_sites, list):
+        raise SiteError(f"{source}: 'site' must be an array of tables ([[site]])")
+    sites = tuple(parse_site(r, i, source, base_dir) for i, r in enumerate(raw_sites))
+    seen: dict[str, str] = {}
+    for s in sites:
+        for kind, value in (("id", s.id), ("public_key", s.public_key), ("write_key", s.write_key)):
+            if not value:
+                continue
+            if value in seen:
+                raise SiteError(f"{source}: site {s.id!r}: field {kind!r}: {value!r} is already used by {seen[value]}")
+            seen[value] = f"site field {kind} of another site" if kind != "id" else "another site"
+    return sites
+
+
+def demo_site(origins: tuple[str, ...]) -> Site:
+    """The site `serve` creates when no config file is given."""
+    return Site(id="demo", public_key="pk_demo", write_key="sk_demo_" + secrets.token_urlsafe(16),
+                origins=tuple(normalize_origin(o) for o in origins), consent_default="pending")

@@ -1,0 +1,160 @@
+"""Segment-spec message schema (pydantic v2).  Models are built once at import; each message
+is validated on its own so one bad message never sinks its batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from collector.types import MESSAGE_TYPES
+
+
+def _id_string(v: Any) -> Any:
+    # Segment libraries may send numeric ids; store them as their decimal text.
+    if isinstance(v, bool):
+        raise ValueError("must be a string")
+    if isinstance(v, int):
+        return str(v)
+    return v
+
+
+Id = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=255)]
+Text = Annotated[str, Field(max_length=8192)]
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is None:
+        return None
+    if v.tzinfo is None:  # Segment treats a zone-less ISO timestamp as UTC
+        return v.replace(tzinfo=UTC)
+    return v.astimezone(UTC)
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    url: Text | None = None
+    path: Text | None = None
+    referrer: Text | None = None
+    title: Text | None = None
+    search: Text | None = None
+
+
+class Library(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Annotated[str, Field(max_length=100)] | None = None
+    version: Annotated[str, Field(max_length=50)] | None = None
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    analytics: Literal["granted", "denied", "pending"] | None = None
+
+
+class Campaign(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Text | None = None
+    source: Text | None = None
+    medium: Text | None = None
+    term: Text | None = None
+    content: Text | None = None
+
+
+class Context(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    page: Page | None = None
+    campaign: Campaign | None = None
+    userAgent: Text | None = None
+    ip: Annotated[str, Field(max_length=64)] | None = None
+    locale: Annotated[str, Field(max_length=64)] | None = None
+    library: Library | None = None
+    consent: Consent | None = None
+    sessionId: Id | None = None
+    seq: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+    pageViewId: Id | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["track", "page", "screen", "identify", "group", "alias"]
+    messageId: Id | None = None
+    anonymousId: Id | None = None
+    userId: Id | None = None
+    previousId: Id | None = None
+    groupId: Id | None = None
+    event: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    name: Annotated[str, Field(max_length=255)] | None = None
+    category: Annotated[str, Field(max_length=255)] | None = None
+    timestamp: datetime | None = None
+    originalTimestamp: datetime | None = None
+    sentAt: datetime | None = None
+    receivedAt: Any = None  # clients may not set it; see _no_received_at
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+    context: Context | None = None
+    integrations: dict[str, Any] | None = None
+
+    _utc_fields = field_validator("timestamp", "originalTimestamp", "sentAt")(_utc)
+
+    @model_validator(mode="after")
+    def _per_type_rules(self) -> Message:
+        if self.receivedAt is not None:
+            raise ValueError("receivedAt is set by the collector, not by senders")
+        t = self.type
+        if t == "track" and not self.event:
+            raise _FieldError("event", "track messages need a non-empty event name")
+        if t == "alias":
+            if not self.userId:
+                raise _FieldError("userId", "alias needs userId (the new id)")
+            if not self.previousId:
+                raise _FieldError("previousId", "alias needs previousId (the old id)")
+        elif t == "group" and not self.groupId:
+            raise _FieldError("groupId", "group messages need a groupId")
+        elif not self.userId and not self.anonymousId:
+            raise _FieldError("userId", "every message needs userId or anonymousId")
+        return self
+
+
+class _FieldError(ValueError):
+    """Raised inside a model validator to name the field at fault."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(("function-", "nullable"))))
+
+
+def validate_message(raw: Any) -> tuple[Message | None, str, str]:
+    """Returns (message, "", "") or (None, field, reason)."""
+    if not isinstance(raw, dict):
+        return None, "", "a message must be a JSON object"
+    if raw.get("type") not in MESSAGE_TYPES:
+        t = raw.get("type")
+        reason = "missing" if t is None else f"{str(t)[:40]!r} is not one of {', '.join(MESSAGE_TYPES)}"
+        return None, "type", reason
+    try:
+        return Message.model_validate(raw), "", ""
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, _FieldError):
+            return None, inner.field, inner.reason
+        field = _loc(err["loc"])
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        return None, field, msg

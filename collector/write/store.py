@@ -1,0 +1,160 @@
+"""ClickHouse access: one clickhouse-connect client per role (writer, read-only queries,
+admin), all on the same engine.  chDB keeps session settings per client, so the read-only
+client can be locked down (readonly=1 after its limits) without touching the writer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+log = logging.getLogger("footpath.store")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "clickhouse"
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class ClusterRender:
+    """How migrations render: single node (default) or a named cluster."""
+
+    cluster: str = ""
+
+    def params(self) -> dict[str, str]:
+        if not self.cluster:
+            return {"on_cluster": "", "replicated": ""}
+        return {"on_cluster": f" ON CLUSTER {self.cluster}", "replicated": "Replicated"}
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    files = sorted(p for p in directory.glob("*.sql") if _MIGRATION_RE.match(p.name))
+    numbers = [p.name[:4] for p in files]
+    if len(numbers) != len(set(numbers)):
+        raise RuntimeError(f"two migrations share a number in {directory}")
+    return files
+
+
+def split_statements(sql: str) -> list[str]:
+    """Our migrations end each statement with ';' at the end of a line."""
+    out = []
+    for chunk in re.split(r";[ \t]*$", sql, flags=re.M):
+        body = "\n".join(ln for ln in chunk.splitlines() if not ln.strip().startswith("--")).strip()
+        if body:
+            out.append(chunk.strip())
+    return out
+
+
+def render(sql: str, cluster: ClusterRender) -> str:
+    p = cluster.params()
+    return sql.replace("{on_cluster}", p["on_cluster"]).replace("{replicated}", p["replicated"])
+
+
+def connect(url: str, settings: dict[str, Any] | None = None) -> Client:
+    if url.startswith("chdb://"):
+        path = url[len("chdb://"):]
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(dsn="chdb://" + path, settings=settings or {})
+    return clickhouse_connect.get_client(dsn=url, settings=settings or {}, connect_timeout=3,
+                                         send_receive_timeout=60)
+
+
+def apply_migrations(client: Client, cluster: ClusterRender = ClusterRender(),
+                     directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied now."""
+    client.command(render("CREATE DATABASE IF NOT EXISTS footpath{on_cluster}", cluster))
+    client.command(render(
+        "CREATE TABLE IF NOT EXISTS footpath.schema_migrations{on_cluster} "
+        "(name String, checksum String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = {replicated}ReplacingMergeTree ORDER BY name", cluster))
+    done = {r[0]: r[1] for r in client.query("SELECT name, checksum FROM footpath.schema_migrations FINAL").result_rows}
+    applied = []
+    for path in migration_files(directory):
+        text = path.read_text("utf-8")
+        checksum = hashlib.sha256(text.encode()).hexdigest()[:16]
+        if path.name in done:
+            if done[path.name] != checksum:
+                log.warning("migration %s changed after it was applied; not re-applied", path.name)
+            continue
+        for stmt in split_statements(render(text, cluster)):
+            client.command(stmt)
+        client.insert("footpath.schema_migrations", [[path.name, checksum]], column_names=["name", "checksum"])
+        applied.append(path.name)
+        log.info("applied migration %s", path.name)
+    return applied
+
+
+class Store:
+    """Lazily connected clients.  Connection failures are reported, never fatal: the
+    collector keeps accepting into its buffer while storage is down."""
+
+    def __init__(self, url: str, sql_limits: dict[str, Any]):
+        self.url = url
+        self.sql_limits = sql_limits
+        self._lock = threading.Lock()
+        self._writer: Client | None = None
+        self._reader: Client | None = None
+        self._admin: Client | None = None
+        self.migrated = False
+        self.last_error = ""
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith("chdb://")
+
+    def writer(self) -> Client:
+        with self._lock:
+            if self._writer is None:
+                self._writer = connect(self.url)
+            if not self.migrated:
+                apply_migrations(self._writer)
+                self.migrated = True
+            return self._writer
+
+    def reader(self) -> Client:
+        """Read-only client: limits first, then readonly=1 so queries cannot lift them."""
+        with self._lock:
+            if self._reader is None:
+                settings = dict(self.sql_limits)
+                if self.embedded:
+                    c = connect(self.url, settings)
+                    c.set_client_setting("readonly", 1)
+                else:
+                    settings["readonly"] = 1
+                    c = connect(self.url, settings)
+                self._reader = c
+            return self._reader
+
+    def admin(self) -> Client:
+        with self._lock:
+            if self._admin is None:
+                self._admin = connect(self.url)
+            return self._admin
+
+    def reset_reader(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                try:
+                    self._reader.close()
+                except Exception:  # noqa: BLE001 - closing a broken client
+                    pass
+                self._reader = None
+
+    def reset(self) -> None:
+        with self._lock:
+            for c in (self._writer, self._reader, self._admin):
+                if c is not None:
+                    try:
+                        c.close()
+                    except Exception:  # noqa: BLE001 - closing a broken client
+                        pass
+            self._writer = self._reader = self._admin = None
+
+    def close(self) -> None:
+        self.reset()

@@ -1,0 +1,144 @@
+"""Background writer: drains the write-ahead buffer into footpath.events in batches
+(flush at flush_rows or every flush_ms), each insert under a deduplication token derived
+from the exact buffer ranges it carries, so a replay after a crash cannot duplicate rows.
+Storage failures back off and retry the same batch; the buffer keeps accepting meanwhile."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from collector.buffer.drain import Batch, BufferReader
+from collector.ops import metrics
+from collector.write.store import Store
+
+log = logging.getLogger("footpath.writer")
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "message_id", "site_id", "type", "event", "name", "timestamp", "original_timestamp", "sent_at",
+    "received_at", "anonymous_id", "user_id", "group_id", "previous_id", "session_id", "seq",
+    "page_view_id", "url", "path", "title", "referrer", "referrer_host", "referrer_class",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id", "click_id_type",
+    "country_code", "region", "city", "asn", "as_org", "browser", "browser_version", "os", "os_version",
+    "device_type", "is_bot", "ip", "user_agent", "locale", "source", "library", "consent_analytics",
+    "properties", "traits", "context",
+)
+
+INSERT_SETTINGS = {
+    "date_time_input_format": "best_effort",
+    "input_format_skip_unknown_fields": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "insert_deduplicate": 1,
+}
+
+
+class Writer:
+    def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int):
+        self.store = store
+        self.reader = BufferReader(buffer_dir)
+        self.flush_rows = flush_rows
+        self.flush_s = flush_ms / 1000
+        self.wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.healthy = False
+        self.last_error = ""
+        self.inserted_rows = 0
+        self.flushed = threading.Condition()
+        self.after_insert: list = []  # callbacks(batch) run after each committed insert
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="footpath-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Flush what is buffered (bounded by drain_timeout), then stop."""
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline and self.healthy and self.reader.backlog_bytes() > 0:
+            self.wakeup.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self.wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=drain_timeout)
+
+    # -- loop ----------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                self.store.writer()  # connects and migrates on first success
+                if not self.healthy:
+                    log.info("storage reachable: %s", _redact(self.store.url))
+                self.healthy, self.last_error = True, ""
+                metrics.STORAGE_UP.set(1)
+                self._drain_once()
+                backoff = 0.2
+            except Exception as e:  # noqa: BLE001 - any storage failure: report, back off, retry
+                self.healthy, self.last_error = False, f"{type(e).__name__}: {str(e)[:300]}"
+                metrics.STORAGE_UP.set(0)
+                metrics.INSERT_ERRORS.inc()
+                log.warning("storage unavailable, retrying in %.1fs: %s", backoff, self.last_error)
+                self.store.reset()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _drain_once(self) -> None:
+        pending = self.reader.pending_inflight()
+        if pending is not None:
+            self._insert(pending)
+        first_seen = None
+        while not self._stop.is_set():
+            metrics.BUFFER_BACKLOG.set(self.reader.backlog_bytes())
+            batch = self.reader.next_batch(self.flush_rows)
+            if batch is None:
+                first_seen = None
+                self.wakeup.wait(self.flush_s)
+                self.wakeup.clear()
+                continue
+            if batch.rows < self.flush_rows:
+                now = time.monotonic()
+                first_seen = first_seen or now
+                if now - first_seen < self.flush_s:
+                    self.wakeup.wait(self.flush_s - (now - first_seen))
+                    self.wakeup.clear()
+                    continue
+            first_seen = None
+            self._insert(batch)
+
+    def _insert(self, batch: Batch) -> None:
+        self.reader.begin(batch)
+        client = self.store.writer()
+        t = time.perf_counter()
+        if batch.payload:
+            client.raw_insert("footpath.events", list(EVENT_COLUMNS), insert_block=batch.payload,
+                              fmt="JSONEachRow",
+                              settings={**INSERT_SETTINGS, "insert_deduplication_token": batch.token})
+        metrics.INSERT_LATENCY.observe(time.perf_counter() - t)
+        self.reader.commit(batch)
+        for cb in self.after_insert:
+            cb(batch)
+        self.inserted_rows += batch.rows
+        metrics.INSERTED.inc(batch.rows)
+        with self.flushed:
+            self.flushed.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until everything buffered so far is in ClickHouse (tests, `flush`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy and self.reader.backlog_bytes() == 0 and not self.reader.inflight:
+                return True
+            self.wakeup.set()
+            time.sleep(0.02)
+        return False
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
