@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +48,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
-def _token(ranges: list[tuple[str, int, int]]) -> str:
-    return hashlib.sha256(repr(ranges).encode()).hexdigest()[:32]
+def _token(buffer_id: str, ranges: list[tuple[str, int, int]]) -> str:
+    # Segment names and offsets repeat across buffer directories (a wiped buffer, another
+    # collector writing to the same cluster): the directory's own random id makes the
+    # token unique, or ClickHouse would drop a new batch as a replay of an old one.
+    return hashlib.sha256((buffer_id + repr(ranges)).encode()).hexdigest()[:32]
 
 
 class BufferReader:
@@ -56,6 +60,10 @@ class BufferReader:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path = self.dir / "checkpoint.json"
+        id_path = self.dir / "buffer_id"
+        if not id_path.exists():
+            _atomic_write(id_path, uuid.uuid4().hex.encode())
+        self.buffer_id = id_path.read_text().strip()
         self.positions: dict[str, tuple[int, int]] = {}
         self.inflight: dict | None = None
         if self.ckpt_path.exists():
@@ -113,7 +121,7 @@ class BufferReader:
         if not parts:
             self._advance_only(positions)
             return None
-        return Batch(_token(ranges), ranges, b"\n".join(parts), rows, positions)
+        return Batch(_token(self.buffer_id, ranges), ranges, b"\n".join(parts), rows, positions)
 
     def _read(self, series: str, num: int, offset: int, budget: int) -> tuple[list[Record], int]:
         out: list[Record] = []

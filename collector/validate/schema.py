@@ -108,7 +108,7 @@ class Message(BaseModel):
     @model_validator(mode="after")
     def _per_type_rules(self) -> Message:
         if self.receivedAt is not None:
-            raise ValueError("receivedAt is set by the collector, not by senders")
+            raise _FieldError("receivedAt", "is set by the collector, not by senders")
         t = self.type
         if t == "track" and not self.event:
             raise _FieldError("event", "track messages need a non-empty event name")

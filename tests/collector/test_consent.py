@@ -1,0 +1,74 @@
+"""Consent is enforced by the collector, whatever the sender says: a matrix of every
+consent state x source x GPC x site mode against every identifying column."""
+
+import itertools
+
+import httpx
+import orjson
+import pytest
+
+IDENTIFYING = ("anonymous_id", "user_id", "session_id", "page_view_id", "ip", "user_agent", "city", "region")
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def expected_state(stated, source, gpc, consent_default, server_default, honour_gpc):
+    """Independent statement of the rule in ARCHITECTURE.md / collector/enrich/consent.py."""
+    if honour_gpc and gpc:
+        return "denied"
+    if stated is not None:
+        return stated
+    return consent_default if source == "browser" else server_default
+
+
+@pytest.mark.parametrize("denied_mode", ["anonymize", "drop"])
+def test_consent_matrix(server_factory, denied_mode):
+    site_extra = {"consent_default": "pending", "server_consent_default": "granted", "gpc": True,
+                  "denied_mode": denied_mode}
+    server = server_factory(site_extra)
+    cases = []
+    for i, (stated, source, gpc) in enumerate(itertools.product(
+            (None, "granted", "denied", "pending"), ("browser", "server"), (False, True))):
+        msg = {"type": "page", "messageId": f"m{i}", "anonymousId": f"a{i}", "userId": f"u{i}",
+               "context": {"sessionId": f"s{i}", "pageViewId": f"p{i}",
+                           "page": {"url": "https://shop.example/x"}}}
+        if stated:
+            msg["context"]["consent"] = {"analytics": stated}
+        headers = {"user-agent": UA}
+        if gpc:
+            headers["sec-gpc"] = "1"
+        if source == "server":
+            msg["context"].update(ip="81.2.69.142", userAgent=UA)
+            r = httpx.post(server.url + "/v1/batch", json={"batch": [msg]}, auth=(server.site.write_key, ""),
+                           headers=headers)
+        else:
+            headers.update({"origin": "https://shop.example", "content-type": "text/plain"})
+            r = httpx.post(server.url + "/v1/batch", headers=headers, content=orjson.dumps(
+                {"writeKey": server.site.public_key, "batch": [msg]}))
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        cases.append((f"m{i}", expected_state(stated, source, gpc, "pending", "granted", True)))
+    server.flush()
+    rows = server.sql(f"SELECT message_id, consent_analytics, {', '.join(IDENTIFYING)} FROM footpath.events "
+                      "WHERE site_id = {s:String}", {"s": server.site.id})
+    stored = {r[0]: r for r in rows}
+    for mid, state in cases:
+        if state == "granted":
+            row = stored[mid]
+            assert row[1] == "granted"
+            assert row[2] and row[3] and row[4] and row[5] and row[6] and row[7], row
+        elif denied_mode == "drop":
+            assert mid not in stored
+        else:
+            row = stored[mid]
+            assert row[1] == state
+            assert all(v == "" for v in row[2:]), f"{mid} under {state} kept an identifier: {row}"
+
+
+def test_identify_is_never_stored_without_consent(server):
+    r = server.post("/v1/batch", {"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}, "context": {"consent": {"analytics": "denied"}}},
+        {"type": "page", "anonymousId": "a", "context": {"consent": {"analytics": "denied"}}}]},
+        key=server.site.write_key)
+    assert r.json() == {"accepted": 2, "rejected": [], "dropped": {"consent_denied": 1}}
+    server.flush()
+    rows = server.sql("SELECT type, traits FROM footpath.events WHERE site_id = {s:String}", {"s": server.site.id})
+    assert rows == [["page", "{}"]]

@@ -1,0 +1,59 @@
+"""Settings: one registry, every setting documented, config errors that name the field."""
+
+import pytest
+
+from collector.cli import main
+from collector.settings import REGISTRY, ConfigError, load_settings, registered_field_names, settings_markdown
+from tests.conftest import ROOT, write_config
+
+
+def test_every_setting_is_in_the_registry_and_the_docs():
+    assert {s.name for s in REGISTRY} == registered_field_names()
+    docs = (ROOT / "docs" / "settings.md").read_text()
+    assert docs == settings_markdown(), "docs/settings.md is stale: run `footpath settings > docs/settings.md`"
+    for s in REGISTRY:
+        assert s.help and f"`{s.name}`" in docs and s.env in docs
+
+
+def test_precedence_defaults_file_env_flags(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", [], {"flush_rows": 7, "flush_ms": 9})
+    s = load_settings(str(cfg), env={"FOOTPATH_FLUSH_MS": "11"}, overrides={"flush_ms": None})
+    assert (s.flush_rows, s.flush_ms, s.max_batch_bytes) == (7, 11, 500 * 1024)
+    s = load_settings(str(cfg), env={"FOOTPATH_FLUSH_MS": "11"}, overrides={"flush_ms": 13})
+    assert s.flush_ms == 13
+
+
+@pytest.mark.parametrize("sites,settings,message", [
+    ([{"id": "shop"}], None, "site 'shop': field 'public_key': is required"),
+    ([{"id": "Shop!", "public_key": "pk_shop1"}], None, "field 'id'"),
+    ([{"id": "shop", "public_key": "pk_shop1", "consent_default": "maybe"}], None,
+     "site 'shop': field 'consent_default': must be one of granted, denied, pending"),
+    ([{"id": "shop", "public_key": "pk_shop1", "origins": ["shop.example"]}], None,
+     "'shop.example' is not an origin"),
+    ([{"id": "shop", "public_key": "pk_shop1", "orgins": []}], None, "field 'orgins': unknown field"),
+    ([{"id": "a", "public_key": "pk_same1"}, {"id": "b", "public_key": "pk_same1"}], None,
+     "site 'b': field 'public_key'"),
+    ([{"id": "shop", "public_key": "pk_shop1", "gpc": "yes"}], None, "field 'gpc': must be true or false"),
+    ([], {"flush_rows": "many"}, "setting 'flush_rows' must be an integer"),
+    ([], {"fsync": "sometimes"}, "setting 'fsync' must be always, interval or off"),
+    ([], {"nonsense": 1}, "unknown setting 'nonsense'"),
+])
+def test_bad_config_names_site_and_field(tmp_path, sites, settings, message):
+    cfg = write_config(tmp_path / "c.toml", sites, settings)
+    with pytest.raises(ConfigError) as e:
+        load_settings(str(cfg), env={})
+    assert message in str(e.value)
+
+
+def test_serve_with_a_bad_config_prints_an_error_not_a_traceback(tmp_path, capsys):
+    cfg = write_config(tmp_path / "c.toml", [{"id": "shop"}])
+    assert main(["--config", str(cfg), "serve"]) == 2
+    err = capsys.readouterr().err
+    assert "bad configuration" in err and "public_key" in err and "Traceback" not in err
+
+
+def test_invalid_toml(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[[site]\nid=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(str(p), env={})

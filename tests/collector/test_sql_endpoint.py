@@ -1,0 +1,46 @@
+"""POST /v1/sql: admin token, read-only by the engine, limits, bound parameters."""
+
+import httpx
+
+from tests.conftest import ADMIN
+
+
+def _sql(server, body, token=ADMIN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(server.url + "/v1/sql", json=body, headers=headers, timeout=30)
+
+
+def test_requires_the_admin_token(server):
+    assert _sql(server, {"sql": "SELECT 1"}, token=None).status_code == 401
+    assert _sql(server, {"sql": "SELECT 1"}, token="wrong").status_code == 401
+    assert _sql(server, {"sql": "SELECT 1"}).json() == {"columns": ["1"], "rows": [[1]]}
+
+
+def test_writes_and_ddl_are_refused_by_the_engine(server):
+    for stmt in ("INSERT INTO footpath.events (message_id) VALUES ('x')", "DROP TABLE footpath.events",
+                 "CREATE TABLE footpath.x (a UInt8) ENGINE=Memory", "ALTER TABLE footpath.events DELETE WHERE 1",
+                 "SELECT 1 SETTINGS readonly = 0", "SELECT 1 SETTINGS max_execution_time = 100000"):
+        r = _sql(server, {"sql": stmt})
+        assert r.status_code == 403, (stmt, r.text)
+        assert "readonly" in r.json()["error"].lower()
+    # and the table is intact
+    assert _sql(server, {"sql": "SELECT count() >= 0 FROM footpath.events"}).json()["rows"] == [[True]]
+
+
+def test_row_limit_then_the_endpoint_still_works(server):
+    r = _sql(server, {"sql": "SELECT number FROM numbers(10000000)"})
+    assert r.status_code == 400 and "max rows" in r.json()["error"].lower()
+    assert _sql(server, {"sql": "SELECT 2"}).json()["rows"] == [[2]]
+
+
+def test_parameters_are_bound_not_interpolated(server):
+    evil = "x' OR 1=1 --"
+    r = _sql(server, {"sql": "SELECT {v:String} AS v, length({v:String})", "params": {"v": evil}})
+    assert r.json()["rows"] == [[evil, len(evil)]]
+
+
+def test_bad_sql_is_a_clear_400(server):
+    r = _sql(server, {"sql": "SELEC nonsense"})
+    assert r.status_code == 400 and "Syntax error" in r.json()["error"]
+    assert _sql(server, {"sql": ""}).status_code == 400
+    assert _sql(server, {"nosql": 1}).status_code == 400
