@@ -1,0 +1,415 @@
+// Footpath browser tag. See ../README.md for the contract; the logic that can be
+// tested without a browser lives in the small modules imported here.
+import { uuid7 } from './uuid.js'
+import { clean, campaign } from './url.js'
+import { tick } from './session.js'
+import { P as QP, claim, prune, save, split, bounded } from './queue.js'
+import { retryable, wait } from './backoff.js'
+import { autocapture } from './ac.js'
+
+const W = window,
+  D = document,
+  N = navigator,
+  L = location,
+  GRANTED = 'granted',
+  DENIED = 'denied',
+  PENDING = 'pending',
+  PENDING_CAP = 100, // events held while consent is pending
+  BATCH = 20, // events per POST
+  EVERY = 1e3, // ms an event may wait for its batch
+  ACTIVE = 15e3 // ms after the last input that still count as engaged
+
+let ls, ss
+try {
+  ls = localStorage
+  ss = sessionStorage
+} catch {}
+
+const get = (s, k) => {
+    try {
+      return JSON.parse(s.getItem(k))
+    } catch {}
+  },
+  set = (s, k, v) => {
+    try {
+      v == null ? s.removeItem(k) : s.setItem(k, JSON.stringify(v))
+    } catch {}
+  },
+  // Nothing the tag does may throw into the host page.
+  safe =
+    (f) =>
+    (...a) => {
+      try {
+        return f(...a)
+      } catch {}
+    },
+  // Capture phase; window-level touch listeners are passive by default in browsers.
+  on = (t, f) => addEventListener(t, safe(f), true),
+  now = Date.now,
+  iso = () => new Date().toISOString(),
+  // The hostname and every parent domain: a.shop.example, shop.example, example.
+  domains = () => L.hostname.split('.').map((_, i, p) => p.slice(i).join('.')),
+  base = {
+    locale: N.language,
+    library: { name: 'footpath.js', version: VERSION },
+    screen: { width: screen.width, height: screen.height },
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  }
+
+let cfg, // site settings, once loaded
+  state, // consent for analytics
+  deny, // query parameters to strip
+  api, // the collector's base URL + /v1/
+  key, // the site's public key
+  hold = [], // messages made before the settings arrived
+  buf = [], // messages held while consent is pending (mirrored to sessionStorage)
+  q = [], // write-ahead queue (mirrored to localStorage), entries {m, e, n, f}
+  busy, // a POST is in flight
+  tries = 0, // consecutive failed POSTs
+  nextAt = 0, // no POST before this time (backoff, Retry-After)
+  timer, // batch timer
+  dropped = 0, // events the tag lost: buffer caps, time-to-live, final 4xx
+  aid, // anonymous id
+  uid, // user id
+  tab, // this tab's id, names its write-ahead queue
+  before, // beforeSend hook
+  pv, // page view id
+  page = { url: L.href, title: D.title, referrer: D.referrer }, // context.page of the current view
+  ref = D.referrer, // referrer for the next page view
+  lastKey, // route of the last page view
+  lastAuto, // ... and whether the tag made it itself
+  pend, // timer of an automatic page view waiting for the title to settle
+  eng = 0, // engaged ms on this page view
+  last = 0, // time of the last input while visible and focused, 0 when not engaged
+  depth = 0 // max scroll depth, percent
+
+// --- messages --------------------------------------------------------------
+
+const msg = (type, o) => ({
+  type,
+  messageId: uuid7(),
+  timestamp: iso(),
+  context: { ...base, page: { ...page }, pageViewId: pv },
+  ...o,
+})
+
+// Everything goes through here: held until the site settings are known.
+const put = (m) => (cfg ? route(m) : hold.push(m))
+
+// URLs are cleaned once the denylist is known.
+const fix = (m) => {
+  const c = m.context?.page,
+    x = c && clean(c.url, deny, COMPILE_HASH && cfg.hash_routes)
+  if (x) {
+    c.url = x.href
+    c.path = x.pathname + x.hash
+    c.search = x.search
+    c.referrer = clean(c.referrer, deny, 1)?.href || ''
+    if (m.type == 'page') m.properties = { ...c, ...m.properties }
+  }
+}
+
+const route = (m) => {
+  if (m.type == 'consent') return consent(m.c)
+  fix(m)
+  if (state == GRANTED) release(m)
+  else if (state == PENDING) {
+    dropped += bounded(buf, m, PENDING_CAP)
+    set(ss, 'fp_p', buf)
+  } else if (cfg.aggregate_when_denied && m.type == 'page') {
+    // Cookieless aggregate ping: no ids, no session, nothing stored, no retry.
+    delete m.context.pageViewId
+    m.context.consent = { analytics: DENIED }
+    ;(m = hook(m)) && N.sendBeacon(api + 'batch', JSON.stringify({ batch: [m], sentAt: iso(), writeKey: key }))
+  }
+}
+
+// beforeSend: returns the message to send (changed or not) or nothing to drop it.
+// A hook that throws drops the message: a privacy hook must fail closed.
+const hook = safe((m) => (before ? before(m) : m))
+
+// Under granted consent: stamp identity and session, then queue for sending.
+const release = (m) => {
+  if (m.type == 'reset') {
+    set(ls, 'fp_u')
+    set(ls, 'fp_s')
+    uid = 0
+    return ids(1)
+  }
+  if (m.type == 'identify' && m.userId) set(ls, 'fp_u', (uid = m.userId))
+  const c = m.context,
+    s = tick(get(ls, 'fp_s'), Date.parse(m.timestamp), m.type == 'page' && campaign(c.page.url), uuid7)
+  set(ls, 'fp_s', s)
+  m.anonymousId = aid
+  if (uid && !m.userId) m.userId = uid
+  c.sessionId = s.i
+  c.seq = s.n
+  c.consent = { analytics: GRANTED }
+  if ((m = hook(m))) {
+    q.push({ m, e: now(), n: 0 })
+    persist()
+    q.length < BATCH ? later(EVERY) : flush()
+  }
+}
+
+// --- consent and identity ----------------------------------------------------
+
+const consent = (c) => {
+  c = c?.analytics || c
+  const was = state
+  if (c == was || !(c == GRANTED || c == DENIED || c == PENDING)) return
+  state = c
+  if (c == DENIED) wipe()
+  // The change is an event itself, sent once consent allows it (after what waited).
+  if (c == GRANTED) start(), route(msg('track', { event: 'Consent Updated', properties: { analytics: c, previous: was } }))
+}
+
+// Enter granted: ids, the tab's queue, and whatever waited for consent.
+const start = () => {
+  tab = get(ss, 'fp_t') || uuid7()
+  set(ss, 'fp_t', tab)
+  uid = get(ls, 'fp_u')
+  ids()
+  try {
+    q = claim(ls, QP + tab, now(), [])
+  } catch {}
+  buf.map(release)
+  buf = []
+  set(ss, 'fp_p')
+  flush()
+}
+
+// Removes every trace: our keys in both storages, the id cookie on every domain
+// it could have been set for.
+const wipe = () => {
+  for (const s of [ls, ss])
+    try {
+      for (const k of Object.keys(s)) k.startsWith('fp_') && s.removeItem(k)
+    } catch {}
+  for (const d of ['', ...domains()]) D.cookie = 'fp_id=;path=/;max-age=0' + (d && ';domain=' + d)
+  aid = uid = 0
+  buf = []
+  q = []
+}
+
+const cookie = () => D.cookie.match(/(?:^|;\s*)fp_id=([^;]+)/)
+
+// Anonymous id: cookie (shared across subdomains) and localStorage heal each other;
+// the lifetime runs from creation and is not extended by visits.
+const ids = (fresh) => {
+  const t = now(),
+    c = !fresh && cookie(),
+    // Widest domain the browser accepts (never a public suffix), unless configured.
+    d =
+      cfg.cookie_domain ||
+      domains()
+        .slice(0, -1)
+        .reverse()
+        .find((d) => ((D.cookie = 'fp_d=1;path=/;domain=' + d), D.cookie.includes('fp_d=1')))
+  let r = !fresh && get(ls, 'fp_a')
+  if (d) D.cookie = 'fp_d=;path=/;max-age=0;domain=' + d
+  if (c ? r?.i != c[1] : !(r?.x > t)) r = { i: c?.[1] || uuid7(), x: t + cfg.cookie_days * 864e5 }
+  set(ls, 'fp_a', r)
+  D.cookie =
+    'fp_id=' + (aid = r.i) + ';path=/;samesite=lax;max-age=' + (((r.x - t) / 1e3) | 0) + (d ? ';domain=' + d : '') + (L.protocol == 'https:' ? ';secure' : '')
+}
+
+// --- transport ---------------------------------------------------------------
+
+const persist = () => {
+  try {
+    state == GRANTED && save(ls, QP + tab, q, now())
+  } catch {}
+}
+
+const later = (ms) => timer || (timer = setTimeout(safe(() => ((timer = 0), flush())), ms))
+
+const body = (b) =>
+  JSON.stringify({
+    batch: b.map((x) => x.m),
+    sentAt: iso(),
+    writeKey: key,
+    stats: { dropped, retried: b.filter((x) => x.n).length, queued: q.length },
+  })
+
+const mark = (x) => ((x.f = 1), x.n++)
+
+// Sends what is queued: one POST at a time with fetch (keepalive), or, when the page
+// is being hidden, everything not in flight with sendBeacon (split if refused).
+// Nothing leaves the queue before the collector acknowledges it, so a beacon that
+// never arrived is sent again on the next page load.
+const flush = (hidden) => {
+  if (state != GRANTED) return
+  const t = now()
+  if (t < nextAt || (busy && !hidden)) return busy || later(nextAt - t)
+  try {
+    q.push(...claim(ls, QP + tab, t, q))
+  } catch {}
+  dropped += q.length - (q = prune(q, t)).length
+  const b = q.filter((x) => !x.f).slice(0, hidden ? 1e4 : BATCH),
+    s = body(b),
+    d = dropped
+  if (b[0])
+    if (hidden) split(b, (l) => N.sendBeacon(api + 'batch', body(l)) && l.map(mark))
+    else {
+      busy = 1
+      b.map(mark)
+      fetch(api + 'batch', { method: 'POST', body: s, keepalive: s.length < 6e4 })
+        .then(
+          (r) => [r.status, r.headers.get('Retry-After')],
+          () => [0]
+        )
+        .then(
+          safe(([code, ra]) => {
+            busy = 0
+            b.map((x) => (x.f = 0))
+            if (retryable(code)) nextAt = now() + wait(++tries, ra)
+            else {
+              tries = nextAt = 0
+              dropped += (code > 299 ? b.length : 0) - d
+              q = q.filter((x) => !b.includes(x))
+            }
+            persist()
+            q[0] && later(nextAt - now())
+          })
+        )
+    }
+  persist()
+}
+
+// --- page views and engagement -----------------------------------------------
+
+const where = () => L.pathname + (COMPILE_HASH && cfg?.hash_routes ? L.hash : '')
+
+// The route changed (history API, popstate, hash, bfcache): one automatic page
+// view once the title has settled (unchanged for 150 ms, at most ~1 s). Rapid
+// changes (redirects) collapse into one view of where the user ends up.
+const moved = safe(() => {
+  clearTimeout(pend)
+  pend = 0
+  if (where() != lastKey) settle(D.title, 0)
+})
+const settle = (t, n) =>
+  (pend = setTimeout(
+    safe(() => (D.title != t && n < 6 ? settle(D.title, n + 1) : view(0, 0, 1))),
+    150
+  ))
+
+const view = (name, props, auto) => {
+  const k = where()
+  clearTimeout(pend)
+  pend = 0
+  // The site called page() for a route the tag already counted: no double.
+  if (!auto && lastAuto && k == lastKey) return (lastAuto = 0)
+  COMPILE_ENGAGE && engaged()
+  lastKey = k
+  lastAuto = auto
+  pv = uuid7()
+  page = { url: L.href, title: D.title, referrer: ref }
+  ref = L.href
+  put(msg('page', { name, properties: props || {} }))
+  if (COMPILE_ENGAGE) {
+    depth = 0
+    scrolled()
+  }
+}
+
+// A call that is not a page view first lets a waiting automatic page view out, so
+// that events follow the page view they belong to.
+const emit = (type, o) => {
+  pend && view(0, 0, 1)
+  put(msg(type, o))
+}
+
+const act = () => {
+  const t = now()
+  if (last) eng += Math.min(t - last, ACTIVE)
+  last = !D.hidden && D.hasFocus() ? t : 0
+}
+
+const scrolled = () => {
+  const e = D.documentElement
+  depth = Math.max(depth, Math.min(100, (((scrollY + innerHeight) / e.scrollHeight) * 100) | 0))
+}
+
+const engaged = () => {
+  act()
+  if (eng && pv) put(msg('track', { event: 'Page Engaged', properties: { engaged_ms: eng, scroll_depth: depth } }))
+  eng = 0
+}
+
+const hidden = () => {
+  pend && view(0, 0, 1)
+  COMPILE_ENGAGE && engaged()
+  flush(1)
+}
+
+// --- start-up ----------------------------------------------------------------
+
+const init = (c) => {
+  cfg = { cookie_days: 395, query_denylist: ['email', 'token', 'password'], ...c }
+  deny = cfg.query_denylist.map((x) => x.toLowerCase())
+  state =
+    cfg.gpc != 0 && N.globalPrivacyControl ? DENIED : cookie() || get(ls, 'fp_a')?.x > now() ? GRANTED : cfg.consent_default || PENDING
+  buf = get(ss, 'fp_p') || []
+  if (state == GRANTED) start()
+  if (state == DENIED) wipe()
+  if (cfg.autocapture)
+    if (COMPILE_AUTOCAPTURE) autocapture((e, p) => emit('track', { event: e, properties: p }))
+    else D.head.appendChild(D.createElement('script')).src = new URL('t.ac.js', S.src)
+  hold.map(put)
+  hold = 0
+  // Cached for the tab, unless the visitor said no: then nothing is stored.
+  state != DENIED && c.site && set(ss, 'fp_c', c)
+}
+
+const call = (f, x, y) => {
+  if (f == 'page') typeof x == 'object' ? view(0, x) : view(x, y)
+  if (f == 'track') emit(f, { event: x, properties: y || {} })
+  if (f == 'identify') emit(f, x != null && typeof x != 'object' ? { userId: x + '', traits: y || {} } : { traits: x || y || {} })
+  if (f == 'group') emit(f, { groupId: x + '', traits: y || {} })
+  if (f == 'reset' || f == 'consent') put({ type: f, c: x })
+  if (f == 'beforeSend') before = x
+}
+
+// The <script> element that loaded this file (data-key, data-api, src).
+const S = D.currentScript
+
+safe(() => {
+  const f = W.footpath
+  if (f?.v) return // loaded twice
+  key = S.dataset.key
+  api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
+  W.footpath = safe(call)
+  W.footpath.v = VERSION
+  moved()
+  for (const a of f?.q || []) W.footpath(...a)
+  const c = get(ss, 'fp_c')
+  c
+    ? init(c)
+    : fetch(api + 'sites/' + key + '/config')
+        // Any failure (network, status, body) leaves the safe defaults: pending.
+        .then((r) => r.json())
+        .catch(() => ({}))
+        .then(safe(init))
+  // history API and back/forward
+  for (const k of ['pushState', 'replaceState']) {
+    const o = history[k]
+    history[k] = function () {
+      try {
+        return o.apply(this, arguments)
+      } finally {
+        moved()
+      }
+    }
+  }
+  on('popstate', moved)
+  COMPILE_HASH && on('hashchange', moved)
+  on('pageshow', (e) => e.persisted && ((lastKey = 0), moved(), flush()))
+  on('pagehide', hidden)
+  on('visibilitychange', () => (D.hidden ? hidden() : busy || (q.map((x) => (x.f = 0)), flush())))
+  if (COMPILE_ENGAGE) {
+    for (const t of ['mousemove', 'keydown', 'touchstart', 'scroll', 'focus', 'blur', 'visibilitychange']) on(t, act)
+    on('scroll', scrolled)
+  }
+})()
