@@ -204,9 +204,10 @@ class LiveCollector:
                "FOOTPATH_TEST_FIXTURES": str(ROOT / "tests" / "browser" / "fixtures"),
                "FOOTPATH_GEOIP_CITY_DB": str(CITY_DB), "FOOTPATH_GEOIP_ASN_DB": str(ASN_DB), **self.env_extra}
         env.pop("FOOTPATH_CLICKHOUSE_URL", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "--config", str(self.config()),
-                                      "serve", "--port", str(self.port)], env=env, cwd=str(ROOT),
-                                     stdout=open(self.tmp / "serve.log", "ab"), stderr=subprocess.STDOUT)
+        with open(self.tmp / "serve.log", "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "--config", str(self.config()),
+                                          "serve", "--port", str(self.port)], env=env, cwd=str(ROOT),
+                                         stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
