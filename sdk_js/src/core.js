@@ -6,14 +6,12 @@ import { tick } from './session.js'
 import { P as QP, claim, prune, save, split, bounded } from './queue.js'
 import { retryable, wait } from './backoff.js'
 import { autocapture } from './ac.js'
+import { GRANTED, DENIED, PENDING, initial } from './consent.js'
 
 const W = window,
   D = document,
   N = navigator,
   L = location,
-  GRANTED = 'granted',
-  DENIED = 'denied',
-  PENDING = 'pending',
   PENDING_CAP = 100, // events held while consent is pending
   BATCH = 20, // events per POST
   EVERY = 1e3, // ms an event may wait for its batch
@@ -349,8 +347,7 @@ const hidden = () => {
 const init = (c) => {
   cfg = { cookie_days: 395, query_denylist: ['email', 'token', 'password'], ...c }
   deny = cfg.query_denylist.map((x) => x.toLowerCase())
-  state =
-    cfg.gpc != 0 && N.globalPrivacyControl ? DENIED : cookie() || get(ls, 'fp_a')?.x > now() ? GRANTED : cfg.consent_default || PENDING
+  state = initial(cfg, N.globalPrivacyControl, cookie() || get(ls, 'fp_a')?.x > now())
   buf = get(ss, 'fp_p') || []
   if (state == GRANTED) start()
   if (state == DENIED) wipe()
