@@ -25,6 +25,7 @@ from collector.ops import metrics
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
+from collector.receive.ratelimit import RateLimiter
 from collector.service import DEMO_DIR, TAG_DIST, Collector
 from collector.settings import Settings
 from collector.types import MESSAGE_TYPES
@@ -62,6 +63,7 @@ class Handlers:
         self.s: Settings = c.settings
         self.proxies = c.settings.proxy_networks
         self._tag_cache: dict[str, tuple[bytes, str, float]] = {}
+        self.limiter = RateLimiter()
 
     # -- ingestion -------------------------------------------------------------------------
     async def ingest(self, request: Request) -> Response:
@@ -91,10 +93,15 @@ class Handlers:
         except AuthError as e:
             return error(e.status, e.reason, _cors(origin))
         cors = _cors(origin) if principal.source == "browser" else {}
-        peer = request.client.host if request.client else ""
+        peer = client_ip(request.client.host if request.client else "", request.headers.get("x-forwarded-for"),
+                         self.proxies)
+        site = principal.site
+        wait = self.limiter.check(site.id, site.rate_limit_events, peer, site.rate_limit_client, len(messages))
+        if wait:
+            return error(429, "rate limit exceeded, retry later", {"Retry-After": str(wait), **cors})
         rq = pipeline.RequestContext(
             site=principal.site, source=principal.source, received_at=pipeline.now_utc(),
-            peer_ip=client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies),
+            peer_ip=peer,
             header_ua=request.headers.get("user-agent", ""),
             gpc=request.headers.get("sec-gpc", "").strip() == "1",
             batch_sent_at=_parse_sent_at(doc.get("sentAt")),

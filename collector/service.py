@@ -47,7 +47,8 @@ class Collector:
                                     fsync_ms=settings.fsync_ms, segment_bytes=settings.segment_bytes,
                                     max_bytes=settings.buffer_max_bytes)
         self.store = Store(settings.effective_clickhouse_url,
-                           sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory))
+                           sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory),
+                           {s.id: s.retention_days for s in settings.sites})
         self.writer: Writer | None = None
         if run_writer:
             self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms)
@@ -62,9 +63,11 @@ class Collector:
             threading.Thread(target=self._warm_from_storage, name="footpath-warm", daemon=True).start()
 
     def stop(self) -> None:
+        """The server has stopped accepting: seal the buffer, drain it, drop what is done."""
+        self.wal.close()
         if self.writer is not None:
             self.writer.stop()
-        self.wal.close()
+            self.writer.reader.collect_garbage(closed_series=self.wal.series)
         self.store.close()
         self.services.geo.close()
 

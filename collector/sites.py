@@ -38,7 +38,9 @@ class Site:
     hash_routes: bool = False
     autocapture: bool = False
     query_denylist: tuple[str, ...] = ("email", "token", "password")
-    retention_days: int = 0  # 0 keeps events forever
+    retention_days: int = 0  # 0 keeps events forever; else ClickHouse TTL deletes older rows
+    rate_limit_events: int = 0  # events per second for the whole site (0: unlimited); burst 2 s
+    rate_limit_client: int = 0  # requests per second per client IP (0: unlimited); burst 2 s
     shared_device_threshold: int = 5  # an anonymous id linked to more users is a shared device
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -58,7 +60,7 @@ class Site:
 
 _FIELDS = {f.name: f for f in fields(Site) if f.name != "extra"}
 # Keys that later capabilities read from the same table (tracking plans, experiments, rate limits).
-_PASSTHROUGH = {"tracking_plan", "plan_mode", "experiment", "rate_limit", "alert_webhook", "channel_rules"}
+_PASSTHROUGH = {"tracking_plan", "plan_mode", "experiment", "alert_webhook", "channel_rules"}
 
 
 def normalize_origin(origin: str) -> str:

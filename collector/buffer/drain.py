@@ -150,9 +150,10 @@ class BufferReader:
         self._save()
         self.collect_garbage()
 
-    def collect_garbage(self) -> int:
+    def collect_garbage(self, closed_series: str = "") -> int:
         """Delete segments wholly before the checkpoint of their series (a later segment
-        exists, so no process appends to them any more)."""
+        exists, so no process appends to them any more).  `closed_series` names a series
+        whose appender has closed: its last segment may go too once fully consumed."""
         removed = 0
         segs = list_segments(self.dir)
         latest: dict[str, int] = {}
@@ -163,7 +164,8 @@ class BufferReader:
             if pos is None:
                 continue
             seg_no, offset = pos
-            done = num < seg_no or (num == seg_no and num < latest[series] and offset >= path.stat().st_size)
+            sealed = num < latest[series] or series == closed_series
+            done = num < seg_no or (num == seg_no and sealed and offset >= path.stat().st_size)
             if done:
                 path.unlink(missing_ok=True)
                 removed += 1

@@ -90,12 +90,28 @@ def apply_migrations(client: Client, cluster: ClusterRender = ClusterRender(),
     return applied
 
 
+def apply_retention(client: Client, retention_days: dict[str, int]) -> str:
+    """Per-site TTL on footpath.events, applied by ClickHouse at merge time.  Site ids are
+    validated ([a-z0-9_-]) at config load, so inlining them in DDL is safe."""
+    rules = [f"toDateTime(timestamp) + toIntervalDay({int(d)}) DELETE WHERE site_id = '{sid}'"
+             for sid, d in sorted(retention_days.items()) if d > 0]
+    if rules:
+        ddl = "ALTER TABLE footpath.events MODIFY TTL " + ", ".join(rules)
+        client.command(ddl, settings={"materialize_ttl_after_modify": 0})
+        return ddl
+    create = client.command("SHOW CREATE TABLE footpath.events")
+    if "TTL" in str(create).split("SETTINGS")[0]:
+        client.command("ALTER TABLE footpath.events REMOVE TTL")
+    return ""
+
+
 class Store:
     """Lazily connected clients.  Connection failures are reported, never fatal: the
     collector keeps accepting into its buffer while storage is down."""
 
-    def __init__(self, url: str, sql_limits: dict[str, Any]):
+    def __init__(self, url: str, sql_limits: dict[str, Any], retention_days: dict[str, int] | None = None):
         self.url = url
+        self.retention_days = retention_days or {}
         self.sql_limits = sql_limits
         self._lock = threading.Lock()
         self._writer: Client | None = None
@@ -114,6 +130,7 @@ class Store:
                 self._writer = connect(self.url)
             if not self.migrated:
                 apply_migrations(self._writer)
+                apply_retention(self._writer, self.retention_days)
                 self.migrated = True
             return self._writer
 

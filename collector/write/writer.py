@@ -41,6 +41,7 @@ class Writer:
         self.flush_rows = flush_rows
         self.flush_s = flush_ms / 1000
         self.wakeup = threading.Event()
+        self.flush_now = threading.Event()  # skip the flush_ms age wait (shutdown, admin flush)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.healthy = False
@@ -57,6 +58,7 @@ class Writer:
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Flush what is buffered (bounded by drain_timeout), then stop."""
         deadline = time.monotonic() + drain_timeout
+        self.flush_now.set()
         while time.monotonic() < deadline and self.healthy and self.reader.backlog_bytes() > 0:
             self.wakeup.set()
             time.sleep(0.05)
@@ -99,7 +101,7 @@ class Writer:
                 self.wakeup.wait(self.flush_s)
                 self.wakeup.clear()
                 continue
-            if batch.rows < self.flush_rows:
+            if batch.rows < self.flush_rows and not self.flush_now.is_set():
                 now = time.monotonic()
                 first_seen = first_seen or now
                 if now - first_seen < self.flush_s:
@@ -129,12 +131,16 @@ class Writer:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything buffered so far is in ClickHouse (tests, `flush`)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthy and self.reader.backlog_bytes() == 0 and not self.reader.inflight:
-                return True
-            self.wakeup.set()
-            time.sleep(0.02)
-        return False
+        self.flush_now.set()
+        try:
+            while time.monotonic() < deadline:
+                if self.healthy and self.reader.backlog_bytes() == 0 and not self.reader.inflight:
+                    return True
+                self.wakeup.set()
+                time.sleep(0.02)
+            return False
+        finally:
+            self.flush_now.clear()
 
 
 def _redact(url: str) -> str:
