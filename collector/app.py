@@ -69,6 +69,8 @@ class Handlers:
     async def ingest(self, request: Request) -> Response:
         kind = None if request.url.path.endswith("/batch") else request.url.path.rsplit("/", 1)[-1]
         origin = request_origin(request.headers.get("origin"), None)
+        if origin not in self.c.keyring.any_origins:
+            origin = None  # never reflect an origin no site lists
         if self.c.wal.disk_bytes() >= self.c.wal.max_bytes:
             return error(503, "buffer full, retry later", {"Retry-After": RETRY_AFTER, **_cors(origin)})
         try:
