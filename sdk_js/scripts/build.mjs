@@ -1,4 +1,5 @@
 // Builds dist/: the core tag t.js, its variants and the lazy autocapture module.
+// The collector serves dist/t.js at /t.js and dist/NAME.js at /t/NAME.js.
 // Prints the gzip -9 size of every file and fails when the core t.js is over LIMIT.
 import { build } from 'esbuild'
 import { minify } from 'terser'
@@ -14,9 +15,9 @@ const gz = (s) => gzipSync(s, { level: 9 }).length
 const core = { COMPILE_HASH: true, COMPILE_ENGAGE: true, COMPILE_AUTOCAPTURE: false }
 const outputs = [
   { file: 't.js', entry: 'src/core.js', flags: core, what: 'core: everything but autocapture, which it loads on demand' },
-  { file: 't.ac.js', entry: 'src/ac-entry.js', flags: core, what: 'autocapture module, loaded by t.js when the site enables it' },
-  { file: 't.full.js', entry: 'src/core.js', flags: { ...core, COMPILE_AUTOCAPTURE: true }, what: 'core with autocapture built in' },
-  { file: 't.lite.js', entry: 'src/core.js', flags: { COMPILE_HASH: false, COMPILE_ENGAGE: false, COMPILE_AUTOCAPTURE: false }, what: 'no hash routes, no engagement' },
+  { file: 'ac.js', entry: 'src/ac-entry.js', flags: core, what: 'autocapture module: t.js loads it (as t/ac.js) when the site enables autocapture' },
+  { file: 'full.js', entry: 'src/core.js', flags: { ...core, COMPILE_AUTOCAPTURE: true }, what: 'core with autocapture built in' },
+  { file: 'lite.js', entry: 'src/core.js', flags: { COMPILE_HASH: false, COMPILE_ENGAGE: false, COMPILE_AUTOCAPTURE: false }, what: 'no hash routes, no engagement' },
 ]
 
 mkdirSync('dist', { recursive: true })

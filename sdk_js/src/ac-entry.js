@@ -1,3 +1,4 @@
-// t.ac.js: the autocapture module the core loads when the site config asks for it.
+// dist/ac.js, served at t/ac.js beside t.js: the autocapture module the core loads
+// when the site settings ask for it.
 import { autocapture } from './ac.js'
 autocapture((e, p) => window.footpath('track', e, p))

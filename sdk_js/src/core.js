@@ -289,11 +289,11 @@ const moved = safe(() => {
 })
 const settle = (t, n) =>
   (pend = setTimeout(
-    safe(() => (D.title != t && n < 6 ? settle(D.title, n + 1) : view(0, 0, 1))),
+    safe(() => (D.title != t && n < 6 ? settle(D.title, n + 1) : view(1))),
     150
   ))
 
-const view = (name, props, auto) => {
+const view = (auto, name, props) => {
   const k = where()
   clearTimeout(pend)
   pend = 0
@@ -315,7 +315,7 @@ const view = (name, props, auto) => {
 // A call that is not a page view first lets a waiting automatic page view out, so
 // that events follow the page view they belong to.
 const emit = (type, o) => {
-  pend && view(0, 0, 1)
+  pend && view(1)
   put(msg(type, o))
 }
 
@@ -337,7 +337,7 @@ const engaged = () => {
 }
 
 const hidden = () => {
-  pend && view(0, 0, 1)
+  pend && view(1)
   COMPILE_ENGAGE && engaged()
   flush(1)
 }
@@ -353,7 +353,7 @@ const init = (c) => {
   if (state == DENIED) wipe()
   if (cfg.autocapture)
     if (COMPILE_AUTOCAPTURE) autocapture((e, p) => emit('track', { event: e, properties: p }))
-    else D.head.appendChild(D.createElement('script')).src = new URL('t.ac.js', S.src)
+    else D.head.appendChild(D.createElement('script')).src = new URL('t/ac.js', S.src)
   hold.map(put)
   hold = 0
   // Cached for the tab, unless the visitor said no: then nothing is stored.
@@ -361,7 +361,7 @@ const init = (c) => {
 }
 
 const call = (f, x, y) => {
-  if (f == 'page') typeof x == 'object' ? view(0, x) : view(x, y)
+  if (f == 'page') typeof x == 'object' ? view(0, 0, x) : view(0, x, y)
   if (f == 'track') emit(f, { event: x, properties: y || {} })
   if (f == 'identify') emit(f, x != null && typeof x != 'object' ? { userId: x + '', traits: y || {} } : { traits: x || y || {} })
   if (f == 'group') emit(f, { groupId: x + '', traits: y || {} })

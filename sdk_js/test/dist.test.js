@@ -18,31 +18,31 @@ test('the core is within the size budget (gzip -9)', () => {
   assert.ok(n <= 4096, `t.js is ${n} bytes gzip -9`)
 })
 
-test('the core has no autocapture code, only the loader for t.ac.js', () => {
+test('the core has no autocapture code, only the loader for t/ac.js', () => {
   const t = read('t.js')
   assert.ok(!t.includes('Outbound Link Clicked'))
-  assert.ok(t.includes('t.ac.js'))
+  assert.ok(t.includes('t/ac.js'))
   assert.ok(t.includes('Page Engaged') && t.includes('hashchange'))
 })
 
-test('t.full.js has autocapture built in and loads nothing', () => {
-  const t = read('t.full.js')
+test('full.js has autocapture built in and loads nothing', () => {
+  const t = read('full.js')
   assert.ok(t.includes('Outbound Link Clicked') && t.includes('Form Submitted') && t.includes('File Downloaded'))
-  assert.ok(!t.includes('t.ac.js'))
+  assert.ok(!t.includes('t/ac.js'))
 })
 
-test('t.lite.js has neither engagement nor hash routes', () => {
-  const t = read('t.lite.js')
+test('lite.js has neither engagement nor hash routes', () => {
+  const t = read('lite.js')
   assert.ok(!t.includes('Page Engaged') && !t.includes('hashchange') && !t.includes('scrollHeight'))
 })
 
-test('t.ac.js reports through the public footpath() function', () => {
-  const t = read('t.ac.js')
+test('ac.js reports through the public footpath() function', () => {
+  const t = read('ac.js')
   assert.ok(t.includes('footpath') && t.includes('Outbound Link Clicked'))
 })
 
 test('each file is one IIFE that declares no globals', () => {
-  for (const f of ['t.js', 't.ac.js', 't.full.js', 't.lite.js']) {
+  for (const f of ['t.js', 'ac.js', 'full.js', 'lite.js']) {
     const t = read(f).trim()
     assert.match(t, /^\(\(\)=>\{[\s\S]*\}\)\(\);?$/, f)
   }

@@ -1,0 +1,185 @@
+"""Consent in a real browser against the real collector: pending holds events (across a
+navigation) and a grant flushes them with their original timestamps; denied sends
+nothing and stores nothing; Global Privacy Control as the site configures it."""
+
+from __future__ import annotations
+
+import time
+
+from .conftest import rows, wait_for, wait_rows
+
+NOT_ENGAGED = "event != 'Page Engaged'"
+
+
+def test_pending_then_granted_flushes_in_order_with_original_timestamps(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    time.sleep(0.5)  # the automatic page view waits for the title to settle
+    before_a = tab.now()
+    tab.js("() => footpath('track', 'Pending A', {n: 1})")
+    after_a = tab.now()
+    time.sleep(1.2)
+    before_b = tab.now()
+    tab.js("() => footpath('track', 'Pending B', {n: 2})")
+    after_b = tab.now()
+    # The pending buffer survives the first navigation (sessionStorage).
+    tab.page.click("#next")
+    tab.page.wait_for_url("**/next.html")
+    tab.wait_tag()
+    time.sleep(1.5)
+    assert tab.batches() == [], "nothing may be sent while consent is pending"
+    assert tab.cookies() == []
+    assert [k for k in tab.storage()["local"] if k.startswith("fp_")] == []
+    before_grant = tab.now()
+    tab.js("() => footpath('consent', {analytics: 'granted'})")
+
+    got = wait_rows(live_collector, 5, NOT_ENGAGED)
+    assert [(r["type"], r["event"], r["path"]) for r in got] == [
+        ("page", "", "/__fixtures__/page.html"),
+        ("track", "Pending A", "/__fixtures__/page.html"),
+        ("track", "Pending B", "/__fixtures__/page.html"),
+        ("page", "", "/__fixtures__/next.html"),
+        ("track", "Consent Updated", "/__fixtures__/next.html"),
+    ]
+    a, b = got[1], got[2]
+    assert before_a <= a["original_ms"] <= after_a
+    assert before_b <= b["original_ms"] <= after_b
+    # Corrected for clock skew, the event time is still the original one: the tag
+    # and the collector share this machine's clock (allow a little for rounding).
+    assert abs(a["ts_ms"] - a["original_ms"]) < 1000 and abs(b["ts_ms"] - b["original_ms"]) < 1000
+    assert a["received_ms"] >= before_grant and a["received_ms"] - a["original_ms"] > 2500
+    # One visitor, one session, numbered in the order things happened.
+    assert len({r["anonymous_id"] for r in got}) == 1 and got[0]["anonymous_id"]
+    assert len({r["session_id"] for r in got}) == 1 and got[0]["session_id"]
+    seqs = [r["seq"] for r in rows(live_collector)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert {r["consent_analytics"] for r in got} == {"granted"}
+    assert got[4]["properties"] == {"analytics": "granted", "previous": "pending"}
+    assert got[0]["page_view_id"] == a["page_view_id"] == b["page_view_id"] != got[3]["page_view_id"]
+    # Now the id lives in a first-party cookie and in localStorage, the same value.
+    cookie = [c for c in tab.cookies() if c["name"] == "fp_id"]
+    assert len(cookie) == 1 and cookie[0]["value"] == got[0]["anonymous_id"]
+    assert got[0]["anonymous_id"] in tab.storage()["local"]["fp_a"]
+    assert tab.errors == []
+
+
+def test_pending_then_denied_drops_everything(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('track', 'Held', {})")
+    assert "fp_p" in tab.storage()["session"]
+    tab.js("() => footpath('consent', {analytics: 'denied'})")
+    assert tab.storage() == {"local": {}, "session": {}}
+    tab.js("() => footpath('track', 'After Deny', {})")
+    time.sleep(2.5)
+    tab.open("/__fixtures__/external.html")
+    time.sleep(1)
+    assert tab.batches() == []
+    assert rows(live_collector) == []
+    assert tab.cookies() == []
+
+
+def test_denied_stores_nothing_identifying_and_sets_no_cookie_or_storage(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/denied.html")
+    tab.wait_tag()
+    # Everything a site does: events, identify, SPA navigation, page(), leaving.
+    tab.js("""() => {
+        footpath('identify', 'user-42', {email: 'a@b.example'})
+        footpath('track', 'Added To Cart', {sku: 'X'})
+        footpath('group', 'acme')
+        history.pushState({}, '', '/__fixtures__/denied/spa')
+        footpath('page')
+    }""")
+    time.sleep(2.5)
+    assert tab.cookies() == []
+    assert tab.storage() == {"local": {}, "session": {}}
+    tab.open("/__fixtures__/external.html")  # pagehide: no beacon either
+    time.sleep(1)
+    assert tab.batches() == []
+    tag_requests = [r.url for r in tab.requests if "/v1/" in r.url]
+    assert tag_requests == [live_collector.url + "/v1/sites/pk_test/config"]
+    assert rows(live_collector) == []
+    assert tab.errors == []
+
+
+def test_withdrawing_consent_wipes_ids_and_stops_sending(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('consent', 'granted')")
+    tab.js("() => footpath('identify', 'user-7')")
+    wait_rows(live_collector, 3, NOT_ENGAGED)  # page, Consent Updated, identify
+    assert any(c["name"] == "fp_id" for c in tab.cookies())
+    tab.js("() => footpath('consent', {analytics: 'denied'})")
+    assert tab.cookies() == []
+    assert tab.storage() == {"local": {}, "session": {}}
+    n = len(tab.batches())
+    tab.js("() => footpath('track', 'After Withdrawal')")
+    time.sleep(2.5)
+    tab.open("/__fixtures__/external.html")
+    time.sleep(1)
+    assert len(tab.batches()) == n
+    assert rows(live_collector, "event = 'After Withdrawal'") == []
+
+
+def test_consent_is_remembered_on_the_next_page_without_a_new_consent_event(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('consent', {analytics: 'granted'})")
+    tab.page.click("#next")
+    tab.page.wait_for_url("**/next.html")
+    tab.wait_tag()
+    # The site's consent manager repeats its answer on every page: no change, no event.
+    tab.js("() => footpath('consent', {analytics: 'granted'})")
+    got = wait_rows(live_collector, 3, NOT_ENGAGED)
+    assert [(r["type"], r["event"], r["path"]) for r in got] == [
+        ("page", "", "/__fixtures__/page.html"),
+        ("track", "Consent Updated", "/__fixtures__/page.html"),
+        ("page", "", "/__fixtures__/next.html"),
+    ]
+    assert got[0]["anonymous_id"] == got[2]["anonymous_id"]
+
+
+GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+
+
+def test_gpc_means_denied_when_the_site_honours_it(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted", "gpc": True})
+    tab = tab_factory(lc.url)
+    tab.context.add_init_script(GPC)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    assert tab.js("() => navigator.globalPrivacyControl") is True
+    tab.js("() => footpath('track', 'Under GPC')")
+    time.sleep(2.5)
+    tab.open("/__fixtures__/external.html")
+    time.sleep(1)
+    assert tab.batches() == []
+    assert tab.cookies() == []
+    assert rows(lc) == []
+
+
+def test_gpc_is_ignored_when_the_site_turns_it_off(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted", "gpc": False})
+    tab = tab_factory(lc.url)
+    tab.context.add_init_script(GPC)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('track', 'Despite GPC')")
+    got = wait_rows(lc, 2, NOT_ENGAGED)
+    assert [(r["type"], r["event"]) for r in got] == [("page", ""), ("track", "Despite GPC")]
+    assert got[0]["anonymous_id"] and any(c["name"] == "fp_id" for c in tab.cookies())
+
+
+def test_without_gpc_the_site_default_applies(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted", "gpc": True})
+    tab = tab_factory(lc.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('track', 'No GPC')")
+    got = wait_for(lambda: [r for r in rows(lc) if r["event"] == "No GPC"], 20, "the event")
+    assert got[0]["consent_analytics"] == "granted"
