@@ -22,6 +22,7 @@ from collector import pipeline
 from collector.buffer.wal import BufferFull
 from collector.enrich.clientip import client_ip
 from collector.ops import metrics
+from collector.ops.openapi import openapi_document
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -176,6 +177,9 @@ class Handlers:
         return json_response(site.public_config(), 200, {**cors, "Cache-Control": "public, max-age=300"})
 
     # -- operations ------------------------------------------------------------------------
+    async def openapi(self, request: Request) -> Response:
+        return json_response(openapi_document())
+
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "alive"})
 
@@ -236,7 +240,7 @@ def build_app(settings: Settings, collector: Collector | None = None) -> Starlet
         Route("/t.js", h.tag, methods=["GET", "HEAD"]),
         Route("/t/{name:str}.js", h.tag, methods=["GET", "HEAD"]),
         Route("/v1/sites/{key:str}/config", h.site_config, methods=["GET"]),
-        Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
+        Route("/openapi.json", h.openapi), Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
         Route("/v1/admin/flush", h.flush, methods=["POST"]),
         Route("/v1/sql", h.sql, methods=["POST"]),
     ]

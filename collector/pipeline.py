@@ -121,7 +121,10 @@ def step_clock(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
     assert m is not None
     original = m.timestamp or m.originalTimestamp
     sent_at = m.sentAt or rq.batch_sent_at
-    ts = clock.corrected(original, sent_at, rq.received_at)
+    try:
+        ts = clock.corrected(original, sent_at, rq.received_at)
+    except OverflowError:  # e.g. year 1 vs year 9999: no sensible correction exists
+        return Reject("timestamp" if original else "sentAt", "timestamp or sentAt out of any sensible range")
     problem = clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds)
     if problem:
         return Reject("timestamp", problem)

@@ -271,3 +271,4 @@ def live_collector_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def live_collector(live_collector_factory) -> LiveCollector:
     return live_collector_factory()
+

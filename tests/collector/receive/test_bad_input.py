@@ -28,7 +28,8 @@ json_values = st.recursive(
 message_like = st.fixed_dictionaries({}, optional={
     "type": st.sampled_from(["track", "page", "identify", "alias", "group", "screen", "x"]) | json_values,
     "event": json_values, "anonymousId": json_values, "userId": json_values, "messageId": json_values,
-    "timestamp": json_values | st.datetimes().map(lambda d: d.isoformat()), "properties": json_values,
+    "timestamp": json_values | st.datetimes().map(lambda d: d.isoformat()),
+    "sentAt": st.datetimes().map(lambda d: d.isoformat()), "properties": json_values,
     "traits": json_values, "context": json_values | st.fixed_dictionaries({}, optional={
         "page": json_values, "consent": json_values, "seq": json_values, "ip": json_values})})
 
