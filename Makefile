@@ -27,7 +27,7 @@ run: venv tag
 	$(BIN)/footpath serve --demo
 
 test: venv tag
-	$(BIN)/ruff check collector identity tests loadtests
+	$(BIN)/ruff check .
 	cd sdk_js && npm test --silent
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
