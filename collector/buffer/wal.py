@@ -105,7 +105,8 @@ class WriteAheadBuffer:
         self._fd = -1
         self._size = 0
         self._open_segment()
-        self._dirty = False
+        self._appended = 0  # records written by this process
+        self._synced = 0  # records known to be on disk
         self._sync_task: asyncio.Future[None] | None = None
         self._last_sync = time.monotonic()
         self.wakeup: threading.Event | None = None  # set by the in-process writer
@@ -140,30 +141,34 @@ class WriteAheadBuffer:
         if self.disk_bytes() >= self.max_bytes:
             raise BufferFull(f"write-ahead buffer holds {self.max_bytes} bytes or more")
 
-    def append_nowait(self, payload: bytes) -> None:
-        """Write one record (no fsync).  Thread-safe."""
+    def append_nowait(self, payload: bytes) -> int:
+        """Write one record (no fsync); returns its sequence number.  Thread-safe."""
         rec = frame(payload)
         with self._lock:
             if self._size and self._size + len(rec) > self.segment_bytes:
                 self._seal_locked()
             os.write(self._fd, rec)
             self._size += len(rec)
-            self._dirty = True
+            self._appended += 1
+            seq = self._appended
         if self.wakeup is not None:
             self.wakeup.set()
+        return seq
 
     def _seal_locked(self) -> None:
         if self.policy != "off":
             os.fsync(self._fd)
+            self._synced = self._appended
         os.close(self._fd)
         self._number += 1
         self._open_segment()
 
     def sync(self) -> None:
+        """fsync everything appended so far; afterwards `synced` covers it."""
         with self._lock:
-            if not self._dirty:
+            target = self._appended
+            if target <= self._synced:
                 return
-            self._dirty = False
             fd = os.dup(self._fd)  # a concurrent seal may close the original
         t = time.perf_counter()
         try:
@@ -173,34 +178,27 @@ class WriteAheadBuffer:
         self.fsync_seconds_total += time.perf_counter() - t
         self.fsync_count += 1
         self._last_sync = time.monotonic()
+        with self._lock:
+            self._synced = max(self._synced, target)
 
     async def append(self, payload: bytes) -> None:
         """Append and, under policy "always", return only once the record is on disk.
         Concurrent callers share one fsync (group commit) run off the event loop."""
-        self.append_nowait(payload)
+        seq = self.append_nowait(payload)
         if self.policy == "always":
-            await self._group_sync()
+            await self._group_sync(seq)
         elif self.policy == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
             await asyncio.get_running_loop().run_in_executor(None, self.sync)
 
-    async def _group_sync(self) -> None:
-        # A sync already running may have started before our write: wait for it, then run
-        # (or join) the next one, which certainly covers our record.
-        while True:
-            running = self._sync_task
-            if running is None:
-                loop = asyncio.get_running_loop()
-                fut = loop.run_in_executor(None, self.sync)
-                self._sync_task = fut
-                try:
-                    await fut
-                finally:
-                    self._sync_task = None
-                return
-            await asyncio.shield(running)
-            if self._sync_task is None or self._sync_task is not running:
-                if not self._dirty:
-                    return
+    async def _group_sync(self, seq: int) -> None:
+        # One fsync runs at a time; everyone whose record it covers returns when it ends,
+        # the others start (or join) the next one.
+        while self._synced < seq:
+            task = self._sync_task
+            if task is None or task.done():
+                task = asyncio.get_running_loop().run_in_executor(None, self.sync)
+                self._sync_task = task
+            await asyncio.shield(task)
 
     def close(self) -> None:
         with self._lock:

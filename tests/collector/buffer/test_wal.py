@@ -31,7 +31,7 @@ def test_group_commit_appends_everything(tmp_path):
     wal.close()
     payloads = [r.payload for _, _, p in list_segments(tmp_path) for r in read_records(p)]
     assert sorted(payloads) == sorted(f'{{"n":{i}}}'.encode() for i in range(200))
-    assert 1 <= wal.fsync_count <= 200
+    assert 1 <= wal.fsync_count <= 3  # all 200 share one or two fsyncs
 
 
 def test_segments_rotate_and_restart_opens_a_new_one(tmp_path):
