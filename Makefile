@@ -23,8 +23,12 @@ sdk_js/node_modules/.installed: sdk_js/package.json
 tag: sdk_js/node_modules/.installed
 	cd sdk_js && npm run --silent build
 
+# Demo GeoIP: MaxMind's test databases beside the checkout, unless real ones are configured.
+GEOIP_DIR ?= ../shared/geoip
 run: venv tag
-	$(BIN)/footpath serve --demo
+	@if [ -z "$$FOOTPATH_GEOIP_CITY_DB" ] && [ -f $(GEOIP_DIR)/GeoLite2-City-Test.mmdb ]; then \
+	  export FOOTPATH_GEOIP_CITY_DB=$(GEOIP_DIR)/GeoLite2-City-Test.mmdb FOOTPATH_GEOIP_ASN_DB=$(GEOIP_DIR)/GeoLite2-ASN-Test.mmdb; fi; \
+	exec $(BIN)/footpath serve
 
 test: venv tag
 	$(BIN)/ruff check .
