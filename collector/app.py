@@ -111,10 +111,11 @@ class Handlers:
             body_small=len(body) <= self.s.max_message_bytes, strict_strings=strict)
         metrics.RECEIVED.labels(principal.source).inc(len(messages))
         out = pipeline.run(rq, self.c.services, messages)
-        if out.rows:
+        records = pipeline.buffer_records(out)
+        if records:
             try:
                 self.c.wal.check_capacity()
-                await self.c.wal.append(pipeline.encode_rows(out.rows))
+                await self.c.wal.append(records)
             except (BufferFull, OSError) as e:
                 for mid in out.added_ids:
                     self.c.services.recent.forget(principal.site.id, mid)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from collector.buffer.wal import table_record
 from collector.enrich import campaign, clientip, clock, consent
 from collector.enrich.geo import GeoIP
 from collector.enrich.useragent import UAClassifier
@@ -70,6 +71,7 @@ class Work:
     raw: Any
     msg: Message | None = None
     row: Row = field(default_factory=dict)
+    table: str = "footpath.events"  # a step may divert the row (e.g. quarantine)
     state: str = "granted"
     ip: str = ""
 
@@ -246,7 +248,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
 
 @dataclass
 class Outcome:
-    rows: list[Row]
+    rows: list[Row]  # for footpath.events
+    other_rows: dict[str, list[Row]]  # table -> rows diverted elsewhere by a step
     accepted: int
     rejected: list[JSON]
     dropped: dict[str, int]
@@ -256,6 +259,7 @@ class Outcome:
 
 def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = True) -> Outcome:
     rows: list[Row] = []
+    other: dict[str, list[Row]] = {}
     rejected: list[JSON] = []
     dropped: dict[str, int] = {}
     secs = dict.fromkeys((n for n, _ in STEPS), 0.0)
@@ -281,13 +285,23 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
         if isinstance(verdict, Drop):
             dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1
             continue
-        rows.append(w.row)
-    return Outcome(rows, accepted, rejected, dropped, secs, added)
+        if w.table == "footpath.events":
+            rows.append(w.row)
+        else:
+            other.setdefault(w.table, []).append(w.row)
+    return Outcome(rows, other, accepted, rejected, dropped, secs, added)
 
 
 def encode_rows(rows: list[Row]) -> bytes:
     """JSONEachRow bytes: what the buffer stores and ClickHouse parses."""
     return b"\n".join(orjson.dumps(r) for r in rows)
+
+
+def buffer_records(out: Outcome) -> list[bytes]:
+    """The request's buffer records: one per destination table."""
+    recs = [encode_rows(out.rows)] if out.rows else []
+    recs += [table_record(t, encode_rows(rs)) for t, rs in out.other_rows.items() if rs]
+    return recs
 
 
 def _s(v: Any) -> str:

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import orjson
 
-from collector.buffer.wal import Record, list_segments, parse_segment_name, read_records, segment_name
+from collector.buffer.wal import (
+    Record,
+    list_segments,
+    parse_segment_name,
+    read_records,
+    segment_name,
+    split_record,
+)
 
 log = logging.getLogger("footpath.buffer")
 
@@ -27,9 +34,24 @@ log = logging.getLogger("footpath.buffer")
 class Batch:
     token: str
     ranges: list[tuple[str, int, int]]
-    payload: bytes  # JSONEachRow lines
+    payloads: dict[str, bytes]  # table -> JSONEachRow lines
     rows: int
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def payload(self) -> bytes:
+        return b"\n".join(p for p in self.payloads.values() if p)
+
+
+def _group(records: list[bytes]) -> tuple[dict[str, bytes], int]:
+    by_table: dict[str, list[bytes]] = {}
+    rows = 0
+    for rec in records:
+        table, body = split_record(rec)
+        if body:
+            by_table.setdefault(table, []).append(body)
+            rows += _count_rows(body)
+    return {t: b"\n".join(parts) for t, parts in by_table.items()}, rows
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -86,9 +108,9 @@ class BufferReader:
                 if rec.end > end:
                     break
                 parts.append(rec.payload)
-        payload = b"\n".join(parts)
+        payloads, rows = _group(parts)
         positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
-        return Batch(self.inflight["token"], ranges, payload, _count_rows(payload), positions)
+        return Batch(self.inflight["token"], ranges, payloads, rows, positions)
 
     def next_batch(self, max_rows: int) -> Batch | None:
         """Collect records after the checkpoint, across all series, up to ~max_rows."""
@@ -110,7 +132,7 @@ class BufferReader:
                 recs, offset = self._read(series, num, offset, max_rows - rows)
                 for rec in recs:
                     parts.append(rec.payload)
-                    rows += _count_rows(rec.payload)
+                    rows += _count_rows(rec.payload)  # a table header line counts: harmless
                 if recs:
                     ranges.append((recs[0].segment, recs[0].start, recs[-1].end))
                 positions[series] = (seg_no, offset)
@@ -121,7 +143,8 @@ class BufferReader:
         if not parts:
             self._advance_only(positions)
             return None
-        return Batch(_token(self.buffer_id, ranges), ranges, b"\n".join(parts), rows, positions)
+        payloads, rows = _group(parts)
+        return Batch(_token(self.buffer_id, ranges), ranges, payloads, rows, positions)
 
     def _read(self, series: str, num: int, offset: int, budget: int) -> tuple[list[Record], int]:
         out: list[Record] = []

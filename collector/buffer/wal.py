@@ -43,6 +43,21 @@ def parse_segment_name(name: str) -> tuple[str, int] | None:
     return (series, int(num)) if num.isdigit() else None
 
 
+DEFAULT_TABLE = "footpath.events"
+
+
+def table_record(table: str, rows: bytes) -> bytes:
+    """A record's payload: JSONEachRow rows, preceded by '#<table>' unless footpath.events."""
+    return rows if table == DEFAULT_TABLE else b"#" + table.encode() + b"\n" + rows
+
+
+def split_record(payload: bytes) -> tuple[str, bytes]:
+    if payload[:1] != b"#":
+        return DEFAULT_TABLE, payload
+    head, _, rows = payload.partition(b"\n")
+    return head[1:].decode(), rows
+
+
 def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -141,9 +156,10 @@ class WriteAheadBuffer:
         if self.disk_bytes() >= self.max_bytes:
             raise BufferFull(f"write-ahead buffer holds {self.max_bytes} bytes or more")
 
-    def append_nowait(self, payload: bytes) -> int:
-        """Write one record (no fsync); returns its sequence number.  Thread-safe."""
-        rec = frame(payload)
+    def append_nowait(self, payload: bytes | list[bytes]) -> int:
+        """Write one record, or several in one write (no fsync); returns the sequence
+        number of the write.  Thread-safe."""
+        rec = frame(payload) if isinstance(payload, bytes) else b"".join(frame(p) for p in payload)
         with self._lock:
             if self._size and self._size + len(rec) > self.segment_bytes:
                 self._seal_locked()
@@ -181,7 +197,7 @@ class WriteAheadBuffer:
         with self._lock:
             self._synced = max(self._synced, target)
 
-    async def append(self, payload: bytes) -> None:
+    async def append(self, payload: bytes | list[bytes]) -> None:
         """Append and, under policy "always", return only once the record is on disk.
         Concurrent callers share one fsync (group commit) run off the event loop."""
         seq = self.append_nowait(payload)

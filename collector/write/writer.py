@@ -115,10 +115,12 @@ class Writer:
         self.reader.begin(batch)
         client = self.store.writer()
         t = time.perf_counter()
-        if batch.payload:
-            client.raw_insert("footpath.events", list(EVENT_COLUMNS), insert_block=batch.payload,
-                              fmt="JSONEachRow",
-                              settings={**INSERT_SETTINGS, "insert_deduplication_token": batch.token})
+        # One insert per table, each under its own token: a retry after a partial failure
+        # re-inserts everything and ClickHouse drops what already landed.
+        for table, payload in sorted(batch.payloads.items()):
+            cols = list(EVENT_COLUMNS) if table == "footpath.events" else None
+            client.raw_insert(table, cols, insert_block=payload, fmt="JSONEachRow",
+                              settings={**INSERT_SETTINGS, "insert_deduplication_token": f"{batch.token}:{table}"})
         metrics.INSERT_LATENCY.observe(time.perf_counter() - t)
         self.reader.commit(batch)
         for cb in self.after_insert:

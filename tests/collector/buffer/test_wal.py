@@ -86,3 +86,14 @@ def test_inflight_batch_is_replayed_verbatim_after_a_crash(tmp_path):
     assert got == list(range(8))
     wal.close()
     assert os.path.exists(tmp_path / "checkpoint.json")
+
+
+def test_records_for_other_tables_are_grouped_by_table(tmp_path):
+    from collector.buffer.wal import table_record
+
+    wal = WriteAheadBuffer(tmp_path, fsync="off")
+    wal.append_nowait([b'{"e":1}', table_record("footpath.quarantine", b'{"q":1}\n{"q":2}')])
+    wal.append_nowait(b'{"e":2}')
+    wal.close()
+    b = BufferReader(tmp_path).next_batch(100)
+    assert b.payloads == {"footpath.events": b'{"e":1}\n{"e":2}', "footpath.quarantine": b'{"q":1}\n{"q":2}'}
