@@ -16,15 +16,6 @@ from collector.write.store import Store
 
 log = logging.getLogger("footpath.writer")
 
-EVENT_COLUMNS: tuple[str, ...] = (
-    "message_id", "site_id", "type", "event", "name", "timestamp", "original_timestamp", "sent_at",
-    "received_at", "anonymous_id", "user_id", "group_id", "previous_id", "session_id", "seq",
-    "page_view_id", "url", "path", "title", "referrer", "referrer_host", "referrer_class",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id", "click_id_type",
-    "country_code", "region", "city", "asn", "as_org", "browser", "browser_version", "os", "os_version",
-    "device_type", "is_bot", "ip", "user_agent", "locale", "source", "library", "consent_analytics",
-    "properties", "traits", "context",
-)
 
 INSERT_SETTINGS = {
     "date_time_input_format": "best_effort",
@@ -118,8 +109,9 @@ class Writer:
         # One insert per table, each under its own token: a retry after a partial failure
         # re-inserts everything and ClickHouse drops what already landed.
         for table, payload in sorted(batch.payloads.items()):
-            cols = list(EVENT_COLUMNS) if table == "footpath.events" else None
-            client.raw_insert(table, cols, insert_block=payload, fmt="JSONEachRow",
+            # No column list: JSONEachRow names its columns and omitted ones take the
+            # table's defaults, so a migration can add a column without touching this.
+            client.raw_insert(table, None, insert_block=payload, fmt="JSONEachRow",
                               settings={**INSERT_SETTINGS, "insert_deduplication_token": f"{batch.token}:{table}"})
         metrics.INSERT_LATENCY.observe(time.perf_counter() - t)
         self.reader.commit(batch)
