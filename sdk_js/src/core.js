@@ -59,6 +59,7 @@ let cfg, // site settings, once loaded
   deny, // query parameters to strip
   api, // the collector's base URL + /v1/
   key, // the site's public key
+  qp, // prefix of this site's write-ahead queue keys in localStorage
   hold = [], // messages made before the settings arrived
   buf = [], // messages held while consent is pending (mirrored to sessionStorage)
   q = [], // write-ahead queue (mirrored to localStorage), entries {m, e, n, f}
@@ -169,7 +170,7 @@ const start = () => {
   uid = get(ls, 'fp_u')
   ids()
   try {
-    q = claim(ls, QP + tab, now(), [])
+    q = claim(ls, qp, qp + tab, now(), [])
   } catch {}
   buf.map(release)
   buf = []
@@ -216,7 +217,7 @@ const ids = (fresh) => {
 
 const persist = () => {
   try {
-    state == GRANTED && save(ls, QP + tab, q, now())
+    state == GRANTED && save(ls, qp + tab, q, now())
   } catch {}
 }
 
@@ -241,7 +242,7 @@ const flush = (hidden) => {
   const t = now()
   if (t < nextAt || (busy && !hidden)) return busy || later(nextAt - t)
   try {
-    q.push(...claim(ls, QP + tab, t, q))
+    q.push(...claim(ls, qp, qp + tab, t, q))
   } catch {}
   dropped += q.length - (q = prune(q, t)).length
   const b = q.filter((x) => !x.f).slice(0, hidden ? 1e4 : BATCH),
@@ -376,6 +377,7 @@ safe(() => {
   const f = W.footpath
   if (f?.v) return // loaded twice
   key = S.dataset.key
+  qp = QP + key + '.'
   api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
   W.footpath = safe(call)
   W.footpath.v = VERSION

@@ -1,6 +1,7 @@
 // Write-ahead queue in localStorage, safe across tabs.
 //
-// Each tab keeps its not-yet-acknowledged events under its own key, P + tab id, as
+// Each tab keeps its not-yet-acknowledged events under its own key, P + the site's
+// public key + '.' + tab id (the prefix keeps two sites on one origin apart), as
 // {t: last write ms, e: [{m: message, e: enqueued ms, n: sends so far, f: in flight}]}. A tab only
 // ever writes its own key, so two tabs never overwrite each other's events. A tab id
 // lives in sessionStorage, so a reload (or the next page in the same tab) takes its
@@ -13,13 +14,13 @@ export const P = 'fp_q',
   CAP = 500,
   TTL = 6048e5
 
-// Events in storage (own key plus stale tabs' keys) that are not in `have` yet,
+// Events in storage (own key `me` plus stale tabs' keys under `prefix`) that are not in `have` yet,
 // oldest first, with their in-flight marks (f) cleared: whoever sent them is gone.
-export const claim = (ls, me, now, have) => {
+export const claim = (ls, prefix, me, now, have) => {
   const ids = have.map((x) => x.m.messageId),
     out = []
   for (const k of Object.keys(ls))
-    if (k.startsWith(P)) {
+    if (k.startsWith(prefix)) {
       const v = JSON.parse(ls.getItem(k))
       if (k == me || !(v.t > now - STALE)) {
         for (const x of v.e) ids.includes(x.m.messageId) || (ids.push(x.m.messageId), out.push(x), (x.f = 0))

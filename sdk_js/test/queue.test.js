@@ -19,7 +19,7 @@ test('save writes the tab key with a heartbeat and removes it when empty', () =>
 test("a reload in the same tab takes its own leftovers back at once, in-flight marks cleared", () => {
   const ls = new FakeStorage()
   save(ls, P + 'A', [ev('1', NOW - 5, { f: 1, n: 1 }), ev('2', NOW - 3)], NOW - 1)
-  const q = claim(ls, P + 'A', NOW, [])
+  const q = claim(ls, P, P + 'A', NOW, [])
   assert.deepEqual(ids(q), ['1', '2'])
   assert.equal(q[0].f, 0)
   assert.equal(q[0].n, 1) // it was sent once: a re-send counts as a retry
@@ -31,7 +31,7 @@ test("a live tab's queue is left alone; a silent one is adopted and its key remo
   save(ls, P + 'live', [ev('L')], NOW - STALE + 1000)
   save(ls, P + 'dead', [ev('D1', NOW - 9000), ev('D2', NOW - 8000)], NOW - STALE - 1)
   ls.setItem('other_app_key', 'x')
-  const q = claim(ls, P + 'me', NOW, [])
+  const q = claim(ls, P, P + 'me', NOW, [])
   assert.deepEqual(ids(q), ['D1', 'D2'])
   assert.equal(ls.getItem(P + 'dead'), null)
   assert.notEqual(ls.getItem(P + 'live'), null)
@@ -43,7 +43,17 @@ test('claim merges by enqueue time and never returns an event twice', () => {
   save(ls, P + 'me', [ev('a', 10), ev('c', 30)], NOW)
   save(ls, P + 'x', [ev('b', 20), ev('a', 10), ev('d', 40)], NOW - 2 * STALE)
   const have = [ev('d', 40)]
-  assert.deepEqual(ids(claim(ls, P + 'me', NOW, have)), ['a', 'b', 'c'])
+  assert.deepEqual(ids(claim(ls, P, P + 'me', NOW, have)), ['a', 'b', 'c'])
+})
+
+test("another site's queue on the same origin is never taken", () => {
+  const ls = new FakeStorage()
+  const mine = P + 'pk_a.',
+    theirs = P + 'pk_b.'
+  save(ls, theirs + 'T1', [ev('B1')], NOW - 10 * STALE)
+  save(ls, mine + 'T2', [ev('A1')], NOW - 10 * STALE)
+  assert.deepEqual(ids(claim(ls, mine, mine + 'me', NOW, [])), ['A1'])
+  assert.notEqual(ls.getItem(theirs + 'T1'), null)
 })
 
 test('two tabs writing at once lose nothing: each writes only its own key', () => {
@@ -57,7 +67,7 @@ test('two tabs writing at once lose nothing: each writes only its own key', () =
     save(ls, P + 'B', b, NOW + i)
   }
   // Tab A closes; tab C opens after A has been silent long enough.
-  const c = claim(ls, P + 'C', NOW + 49 + STALE + 1, [])
+  const c = claim(ls, P, P + 'C', NOW + 49 + STALE + 1, [])
   assert.equal(c.length, 100)
   assert.equal(new Set(ids(c)).size, 100)
   assert.equal(Object.keys(ls).length, 0)

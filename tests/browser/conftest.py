@@ -33,18 +33,64 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+# Records what the page hands to fetch() and sendBeacon() for /v1/ URLs, and the
+# answers fetch() gets, through a binding to the test (it survives navigations and
+# touches no storage). The real functions still do the real network work: this is
+# observation, not a stand-in. Chromium's keepalive fetches are not reliably visible
+# to Playwright's network events, hence this. With window.__fpLoseAnswers set, a
+# batch still reaches the collector but its answer is withheld from the tag, as when
+# a connection drops after the request was sent.
+RECORDER = """(() => {
+  const rec = (x) => { try { window.__fpRecord(x) } catch (e) {} }
+  const f = window.fetch
+  window.fetch = function (url, init) {
+    const u = String(url)
+    if (u.includes('/v1/')) rec({kind: 'fetch', url: u, body: init && init.body || null, t: Date.now()})
+    return f.apply(this, arguments).then((r) => {
+      if (u.includes('/v1/')) r.clone().text().then((text) => rec({kind: 'response', url: u, status: r.status, text, t: Date.now()}))
+      if (window.__fpLoseAnswers && u.endsWith('/v1/batch')) throw new TypeError('answer lost (test)')
+      return r
+    })
+  }
+  const b = navigator.sendBeacon
+  navigator.sendBeacon = function (url, body) {
+    const ok = b.apply(this, arguments)
+    rec({kind: 'beacon', url: String(url), body: String(body), ok, t: Date.now()})
+    return ok
+  }
+})()"""
+
+
 class Tab:
     """One browser context (its own cookies and storage) and page, recording every
-    request the page makes and every error it throws."""
+    request the page makes, what the tag sends, and every error the page throws."""
 
     def __init__(self, context: BrowserContext, base: str):
         self.context = context
         self.base = base
-        self.page: Page = context.new_page()
         self.requests: list[Request] = []
+        self.records: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        context.expose_binding("__fpRecord", lambda source, x: self.records.append(x))
+        context.add_init_script(RECORDER)
         context.on("request", lambda r: self.requests.append(r))
+        self.page: Page = context.new_page()
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def pump(self) -> None:
+        """Playwright's sync API delivers events (requests, recorded calls) only while
+        a Playwright call runs: give it one before reading them."""
+        self.page.wait_for_timeout(30)
+
+    def sleep(self, seconds: float) -> None:
+        self.page.wait_for_timeout(seconds * 1000)
+
+    @property
+    def responses(self) -> list[tuple[float, int, str]]:
+        """(seconds, status, body) of every answer to a batch POST made with fetch."""
+        self.pump()
+        return [(r["t"] / 1000, r["status"], r["text"]) for r in list(self.records)
+                if r["kind"] == "response" and r["url"].endswith("/v1/batch")]
 
     def open(self, path: str) -> Page:
         self.page.goto(self.base + path, wait_until="load")
@@ -53,13 +99,12 @@ class Tab:
     def js(self, expr: str, arg: Any = None) -> Any:
         return self.page.evaluate(expr, arg)
 
-    def batches(self) -> list[dict[str, Any]]:
-        """Bodies of every POST /v1/batch so far (fetch and sendBeacon alike)."""
-        out = []
-        for r in list(self.requests):
-            if r.method == "POST" and r.url.endswith("/v1/batch"):
-                out.append(json.loads(r.post_data or "{}"))
-        return out
+    def batches(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of every batch the tag sent so far (fetch and sendBeacon alike)."""
+        self.pump()
+        return [json.loads(r["body"]) for r in list(self.records)
+                if r["kind"] in ((kind,) if kind else ("fetch", "beacon")) and r["url"].endswith("/v1/batch")
+                and (r["kind"] == "fetch" or r["ok"])]
 
     def sent(self) -> list[dict[str, Any]]:
         return [m for b in self.batches() for m in b.get("batch", [])]
@@ -76,10 +121,16 @@ class Tab:
     def wait_tag(self) -> None:
         """Until the tag has replaced the stub and fetched its settings."""
         self.page.wait_for_function("() => window.footpath && window.footpath.v")
-        wait_for(lambda: any("/config" in r.url for r in self.requests) or self.has_cached_config(), 10, "settings")
+        wait_for(lambda: any("/config" in r["url"] for r in self.records if r["kind"] == "response")
+                 or self.has_cached_config(), 10, "settings")
 
     def has_cached_config(self) -> bool:
         return bool(self.js("() => sessionStorage.getItem('fp_c')"))
+
+    def queued(self, key: str = "pk_test") -> list[str]:
+        """messageIds in the write-ahead queues of site `key` (localStorage fp_q<key>.<tab>)."""
+        return self.js("""(key) => Object.keys(localStorage).filter((k) => k.startsWith('fp_q' + key + '.'))
+            .flatMap((k) => JSON.parse(localStorage.getItem(k)).e.map((x) => x.m.messageId))""", key)
 
     def now(self) -> int:
         return self.js("() => Date.now()")

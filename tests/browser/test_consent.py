@@ -15,11 +15,11 @@ def test_pending_then_granted_flushes_in_order_with_original_timestamps(live_col
     tab = tab_factory(live_collector.url)
     tab.open("/__fixtures__/page.html")
     tab.wait_tag()
-    time.sleep(0.5)  # the automatic page view waits for the title to settle
+    tab.sleep(0.5)  # the automatic page view waits for the title to settle
     before_a = tab.now()
     tab.js("() => footpath('track', 'Pending A', {n: 1})")
     after_a = tab.now()
-    time.sleep(1.2)
+    tab.sleep(1.2)
     before_b = tab.now()
     tab.js("() => footpath('track', 'Pending B', {n: 2})")
     after_b = tab.now()
@@ -27,7 +27,7 @@ def test_pending_then_granted_flushes_in_order_with_original_timestamps(live_col
     tab.page.click("#next")
     tab.page.wait_for_url("**/next.html")
     tab.wait_tag()
-    time.sleep(1.5)
+    tab.sleep(1.5)
     assert tab.batches() == [], "nothing may be sent while consent is pending"
     assert tab.cookies() == []
     assert [k for k in tab.storage()["local"] if k.startswith("fp_")] == []
@@ -73,9 +73,9 @@ def test_pending_then_denied_drops_everything(live_collector, tab_factory):
     tab.js("() => footpath('consent', {analytics: 'denied'})")
     assert tab.storage() == {"local": {}, "session": {}}
     tab.js("() => footpath('track', 'After Deny', {})")
-    time.sleep(2.5)
+    tab.sleep(2.5)
     tab.open("/__fixtures__/external.html")
-    time.sleep(1)
+    tab.sleep(1)
     assert tab.batches() == []
     assert rows(live_collector) == []
     assert tab.cookies() == []
@@ -93,11 +93,11 @@ def test_denied_stores_nothing_identifying_and_sets_no_cookie_or_storage(live_co
         history.pushState({}, '', '/__fixtures__/denied/spa')
         footpath('page')
     }""")
-    time.sleep(2.5)
+    tab.sleep(2.5)
     assert tab.cookies() == []
     assert tab.storage() == {"local": {}, "session": {}}
     tab.open("/__fixtures__/external.html")  # pagehide: no beacon either
-    time.sleep(1)
+    tab.sleep(1)
     assert tab.batches() == []
     tag_requests = [r.url for r in tab.requests if "/v1/" in r.url]
     assert tag_requests == [live_collector.url + "/v1/sites/pk_test/config"]
@@ -118,9 +118,9 @@ def test_withdrawing_consent_wipes_ids_and_stops_sending(live_collector, tab_fac
     assert tab.storage() == {"local": {}, "session": {}}
     n = len(tab.batches())
     tab.js("() => footpath('track', 'After Withdrawal')")
-    time.sleep(2.5)
+    tab.sleep(2.5)
     tab.open("/__fixtures__/external.html")
-    time.sleep(1)
+    tab.sleep(1)
     assert len(tab.batches()) == n
     assert rows(live_collector, "event = 'After Withdrawal'") == []
 
@@ -155,9 +155,9 @@ def test_gpc_means_denied_when_the_site_honours_it(live_collector_factory, tab_f
     tab.wait_tag()
     assert tab.js("() => navigator.globalPrivacyControl") is True
     tab.js("() => footpath('track', 'Under GPC')")
-    time.sleep(2.5)
+    tab.sleep(2.5)
     tab.open("/__fixtures__/external.html")
-    time.sleep(1)
+    tab.sleep(1)
     assert tab.batches() == []
     assert tab.cookies() == []
     assert rows(lc) == []

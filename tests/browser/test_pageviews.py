@@ -19,7 +19,7 @@ def test_scripted_spa_journey_yields_exactly_the_expected_page_views(live_collec
     tab.open("/__fixtures__/spa.html")
     tab.wait_tag()
     tab.js(GRANT)
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     steps = [
         "go('/__fixtures__/spa/products', 'Products')",
         "go('/__fixtures__/spa/products/42', 'Product 42')",
@@ -31,7 +31,7 @@ def test_scripted_spa_journey_yields_exactly_the_expected_page_views(live_collec
     ]
     for s in steps:
         tab.js(f"() => {{ {s} }}")
-        time.sleep(SETTLE)
+        tab.sleep(SETTLE)
     tab.js("() => footpath('track', 'Journey Done')")
 
     # path, title, referrer: in an SPA the referrer is the previous page view's URL as
@@ -72,7 +72,7 @@ def test_site_calling_page_on_load_gives_one_view_not_two(live_collector, tab_fa
     """)
     tab.open("/__fixtures__/page.html")
     tab.wait_tag()
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     # ...and again after the tag counted nothing twice.
     tab.js("() => footpath('track', 'After')")
     wait_rows(live_collector, 1, "event = 'After'")
@@ -87,8 +87,9 @@ def test_late_page_call_for_a_route_already_counted_is_not_a_double(live_collect
     tab.open("/__fixtures__/spa.html")
     tab.wait_tag()
     tab.js(GRANT)
+    tab.sleep(SETTLE)
     tab.js("() => go('/__fixtures__/spa/a', 'A')")
-    time.sleep(SETTLE)  # the tag has counted /spa/a by now
+    tab.sleep(SETTLE)  # the tag has counted /spa/a by now
     tab.js("() => footpath('page')")  # a router integration that calls page() late
     tab.js("() => footpath('page')")  # a second explicit call is the site's own choice
     tab.js("() => footpath('track', 'End')")
@@ -102,7 +103,7 @@ def test_events_right_after_a_route_change_follow_its_page_view(live_collector, 
     tab.open("/__fixtures__/spa.html")
     tab.wait_tag()
     tab.js(GRANT)
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     # No wait: the track comes before the title has settled.
     tab.js("() => { go('/__fixtures__/spa/p/1', 'P1'); footpath('track', 'Product Added', {sku: 'p1'}) }")
     got = wait_rows(live_collector, 1, "event = 'Product Added'")
@@ -120,9 +121,9 @@ def test_hash_routes_count_only_when_the_site_enables_them(live_collector_factor
         tab = tab_factory(lc.url)
         tab.open("/__fixtures__/spa.html#/home")
         tab.wait_tag()
-        time.sleep(SETTLE)
+        tab.sleep(SETTLE)
         tab.js("() => { location.hash = '#/cart' }")
-        time.sleep(SETTLE)
+        tab.sleep(SETTLE)
         tab.js("() => footpath('track', 'End')")
         wait_rows(lc, 1, "event = 'End'")
         assert [v["path"] for v in rows(lc, "type = 'page'")] == want, hash_routes
@@ -148,14 +149,14 @@ def test_bfcache_restore_counts_a_new_page_view(live_collector, tab_factory):
     tab.open("/__fixtures__/page.html")
     tab.wait_tag()
     tab.js(GRANT)
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     tab.page.click("#next")
     tab.page.wait_for_url("**/next.html")
     tab.wait_tag()
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     tab.page.go_back()
     restored = tab.js("() => performance.getEntriesByType('navigation')[0].type")
-    time.sleep(SETTLE)
+    tab.sleep(SETTLE)
     tab.js("() => footpath('track', 'Back Again')")
     wait_rows(live_collector, 1, "event = 'Back Again'")
     paths = [v["path"] for v in rows(live_collector, "type = 'page'")]
