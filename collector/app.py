@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -20,9 +22,11 @@ from starlette.staticfiles import StaticFiles
 
 from collector import pipeline
 from collector.buffer.wal import BufferFull
+from collector.edge import WriterProxy, writer_problems
 from collector.enrich.clientip import client_ip
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
+from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -65,6 +69,7 @@ class Handlers:
         self.proxies = c.settings.proxy_networks
         self._tag_cache: dict[str, tuple[bytes, str, float]] = {}
         self.limiter = RateLimiter()
+        self.writer_url = ""
 
     # -- ingestion -------------------------------------------------------------------------
     async def ingest(self, request: Request) -> Response:
@@ -186,7 +191,9 @@ class Handlers:
 
     async def readyz(self, request: Request) -> Response:
         ok, problems = self.c.readiness()
-        return json_response({"ready": ok, "problems": problems}, 200 if ok else 503)
+        if self.writer_url:
+            problems += await writer_problems(self.writer_url)
+        return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
     async def metrics(self, request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -230,9 +237,15 @@ class Handlers:
         return json_response({"flushed": ok}, 200 if ok else 503)
 
 
-def build_app(settings: Settings, collector: Collector | None = None) -> Starlette:
-    c = collector or Collector(settings)
+def build_app(settings: Settings, collector: Collector | None = None, writer_url: str = "") -> Starlette:
+    """The collector app.  With `writer_url` it is an edge worker: it buffers under its own
+    series, runs no writer, and forwards engine-bound requests to the writer process."""
+    if collector is None:
+        collector = (Collector(settings, series=f"e{os.getpid()}", run_writer=False) if writer_url
+                     else Collector(settings))
+    c = collector
     h = Handlers(c)
+    h.writer_url = writer_url
     routes = [
         Route("/v1/batch", h.ingest, methods=["POST"]),
         Route("/v1/batch", h.preflight, methods=["OPTIONS"]),
@@ -244,6 +257,7 @@ def build_app(settings: Settings, collector: Collector | None = None) -> Starlet
         Route("/openapi.json", h.openapi), Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
         Route("/v1/admin/flush", h.flush, methods=["POST"]),
         Route("/v1/sql", h.sql, methods=["POST"]),
+        *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}
     ]
     if DEMO_DIR.is_dir():
         routes.append(Mount("/demo", StaticFiles(directory=DEMO_DIR, html=True), name="demo"))
@@ -261,6 +275,7 @@ def build_app(settings: Settings, collector: Collector | None = None) -> Starlet
         finally:
             await asyncio.get_running_loop().run_in_executor(None, c.stop)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(WriterProxy, writer_url=writer_url)] if writer_url else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.collector = c
     return app

@@ -29,6 +29,37 @@ def _admin_token(settings: Settings) -> str:
     return f.read_text().strip() if f.is_file() else ""
 
 
+def prepared_settings(config: str | None, data_dir: str | None, port: int, quiet: bool = False) -> Settings:
+    """Settings as `serve` runs them: admin token generated (and kept in the data dir) when
+    none is configured; with no site configured, the demo site with a write key kept in the
+    data dir, so restarts and worker processes agree on it."""
+    settings = load_settings(config, overrides={"data_dir": data_dir})
+    data = Path(settings.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    if not settings.admin_token:
+        settings = _replace(settings, admin_token=_kept_secret(data / "admin_token"))
+        if not quiet:
+            print(f"admin token (saved in {data / 'admin_token'}): {settings.admin_token}", flush=True)
+    if not settings.sites:
+        site = demo_site((f"http://127.0.0.1:{port}", f"http://localhost:{port}"),
+                         write_key="sk_demo_" + _kept_secret(data / "demo_write_key"))
+        settings = settings.with_sites((site,))
+        if not quiet:
+            print(f"no config file: demo site 'demo' created\n  public key: {site.public_key}\n"
+                  f"  write key:  {site.write_key}\n  origins:    {', '.join(site.origins)}\n"
+                  f"  demo shop:  http://127.0.0.1:{port}/demo/", flush=True)
+    return settings
+
+
+def _kept_secret(path: Path) -> str:
+    if path.is_file():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(24)
+    path.write_text(value)
+    os.chmod(path, 0o600)
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -36,28 +67,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from collector.ops import logs
 
     try:
-        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+        settings = prepared_settings(args.config, args.data_dir, args.public_port or args.port,
+                                     quiet=args.public_port is not None)
     except ConfigError as e:
         return _fail(f"bad configuration: {e}")
     logs.setup(settings.log_format)
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    if not settings.admin_token:
-        token_file = Path(settings.data_dir) / "admin_token"
-        token = token_file.read_text().strip() if token_file.is_file() else secrets.token_urlsafe(24)
-        token_file.write_text(token)
-        os.chmod(token_file, 0o600)
-        settings = _replace(settings, admin_token=token)
-        print(f"admin token (saved in {token_file}): {token}", flush=True)
-    if not settings.sites:
-        origins = (f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}")
-        site = demo_site(origins)
-        settings = settings.with_sites((site,))
-        print(f"no config file: demo site 'demo' created\n  public key: {site.public_key}\n"
-              f"  write key:  {site.write_key}\n  origins:    {', '.join(site.origins)}\n"
-              f"  demo shop:  http://{args.host}:{args.port}/demo/", flush=True)
-    app = build_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=10)
+    uv = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10,
+          "limit_concurrency": args.limit_concurrency}
+    if args.workers <= 1:
+        uvicorn.run(build_app(settings), host=args.host, port=args.port, **uv)
+        return 0
+    return _serve_workers(args, settings, uv)
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, uv: dict[str, Any]) -> int:
+    """One writer process on a loopback port, then N uvicorn edge workers."""
+    import signal
+    import socket
+    import subprocess
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        internal = sock.getsockname()[1]
+    env = {**os.environ, "FOOTPATH_ADMIN_TOKEN": settings.admin_token,
+           "FOOTPATH_DATA_DIR": str(Path(settings.data_dir).resolve()),
+           "FOOTPATH_PUBLIC_PORT": str(args.port)}
+    if settings.config:
+        env["FOOTPATH_CONFIG"] = str(Path(settings.config).resolve())
+    writer = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", str(internal),
+                               "--host", "127.0.0.1", "--public-port", str(args.port)], env=env)
+    os.environ.update(env, FOOTPATH_WRITER_URL=f"http://127.0.0.1:{internal}")
+    try:
+        uvicorn.run("collector.edge:app_factory", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, **uv)
+    finally:
+        writer.send_signal(signal.SIGTERM)  # edges are down: the writer drains every series, exits
+        try:
+            writer.wait(60)
+        except subprocess.TimeoutExpired:
+            writer.kill()
     return 0
 
 
@@ -127,6 +177,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the collector")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="edge processes; with N > 1 one more process owns ClickHouse and writes")
+    s.add_argument("--limit-concurrency", type=int, default=2000,
+                   help="connections+requests per process before uvicorn answers 503")
+    s.add_argument("--public-port", type=int, default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
     m = sub.add_parser("migrate", help="apply ClickHouse migrations (the collector also does this at start)")
     m.set_defaults(func=cmd_migrate)
@@ -136,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_sql)
     st = sub.add_parser("settings", help="print the settings reference (Markdown)")
     st.set_defaults(func=cmd_settings)
+    from identity.commands import add_commands
+
+    add_commands(sub, _api)  # person, erase (identity/commands.py)
     return p
 
 

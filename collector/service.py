@@ -21,6 +21,7 @@ from collector.validate.dedup import RecentIds
 from collector.validate.limits import Limits
 from collector.write.store import Store
 from collector.write.writer import Writer
+from identity.service import IdentityService
 
 log = logging.getLogger("footpath.collector")
 
@@ -53,6 +54,11 @@ class Collector:
         if run_writer:
             self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms)
             self.wal.wakeup = self.writer.wakeup
+        # Identity: keeps footpath.identity_person_dict fresh after inserts (identity/service.py).
+        self.identity = IdentityService(self.store, {s.id: s.shared_device_threshold for s in settings.sites},
+                                        self.writer)
+        if self.writer is not None:
+            self.writer.after_insert.append(self.identity.after_insert)
         self._warmed = threading.Event()
 
     def start(self) -> None:
@@ -60,6 +66,7 @@ class Collector:
         self._warm_from_buffer()
         if self.writer is not None:
             self.writer.start()
+            self.identity.start()
             threading.Thread(target=self._warm_from_storage, name="footpath-warm", daemon=True).start()
 
     def stop(self) -> None:
@@ -68,6 +75,7 @@ class Collector:
         if self.writer is not None:
             self.writer.stop()
             self.writer.reader.collect_garbage(closed_series=self.wal.series)
+        self.identity.stop()
         self.store.close()
         self.services.geo.close()
 

@@ -183,6 +183,7 @@ class LiveCollector:
     env_extra: dict[str, str]
     proc: subprocess.Popen | None = None
     write_key: str = "sk_test_secret_key"
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -206,7 +207,7 @@ class LiveCollector:
         env.pop("FOOTPATH_CLICKHOUSE_URL", None)
         with open(self.tmp / "serve.log", "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "--config", str(self.config()),
-                                          "serve", "--port", str(self.port)], env=env, cwd=str(ROOT),
+                                          "serve", "--port", str(self.port), *self.args], env=env, cwd=str(ROOT),
                                          stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -254,10 +255,10 @@ def live_collector_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[LiveCollector] = []
 
     def factory(site_extra: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                start: bool = True) -> LiveCollector:
+                start: bool = True, args: tuple[str, ...] = ()) -> LiveCollector:
         d = tmp_path / f"live{len(made)}"
         d.mkdir()
-        lc = LiveCollector(d, free_port(), site_extra or {}, env or {})
+        lc = LiveCollector(d, free_port(), site_extra or {}, env or {}, args=args)
         made.append(lc)
         if start:
             lc.start()

@@ -24,6 +24,7 @@ from collector.buffer.wal import (
     parse_segment_name,
     read_records,
     segment_name,
+    series_closed,
     split_record,
 )
 
@@ -187,11 +188,14 @@ class BufferReader:
             if pos is None:
                 continue
             seg_no, offset = pos
-            sealed = num < latest[series] or series == closed_series
+            sealed = num < latest[series] or series == closed_series or (
+                num == latest[series] and series_closed(self.dir, series))
             done = num < seg_no or (num == seg_no and sealed and offset >= path.stat().st_size)
             if done:
                 path.unlink(missing_ok=True)
                 removed += 1
+                if num == latest[series] and series != closed_series:
+                    (self.dir / f"{series}.lock").unlink(missing_ok=True)  # a dead worker's
         return removed
 
     def backlog_bytes(self) -> int:

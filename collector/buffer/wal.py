@@ -16,6 +16,7 @@ fsync policy (setting `fsync`):
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import struct
 import threading
@@ -114,6 +115,13 @@ class WriteAheadBuffer:
         self.segment_bytes = segment_bytes
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        # A lock held for the process's lifetime tells the drain side this series is live.
+        self._lock_fd = os.open(self.dir / f"{series}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise RuntimeError(f"buffer series {series!r} in {self.dir} is in use by another process") from None
         existing = [n for s, n, _ in list_segments(self.dir) if s == series]
         # Never append to a segment from a previous run: its tail may be torn.
         self._number = (max(existing) + 1) if existing else 1
@@ -223,3 +231,22 @@ class WriteAheadBuffer:
                     os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = -1
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # releases the flock: the series is closed
+                self._lock_fd = -1
+
+
+def series_closed(directory: Path, series: str) -> bool:
+    """True when no live process appends to `series` (its lock is free or gone)."""
+    path = Path(directory) / f"{series}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe lock too
+    return True

@@ -1,0 +1,79 @@
+"""`footpath serve --workers N`: N edge processes accept, validate, enrich and buffer
+(each its own buffer series); one writer process owns ClickHouse, drains every series and
+answers everything that needs the engine.  Edge processes forward those requests to it.
+
+    client --> uvicorn workers (edge app, this module) --buffer/--> writer process --> ClickHouse
+                              \\--- /v1/sql, reports, persons, ... proxied -->/
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from collector.types import MESSAGE_TYPES
+
+# What an edge answers itself; every other path goes to the writer process.
+EDGE_EXACT = {"/v1/batch", "/t.js", "/healthz", "/readyz", "/metrics", "/openapi.json", "/",
+              "/v1/experiments/assign", *(f"/v1/{t}" for t in MESSAGE_TYPES)}
+EDGE_PREFIXES = ("/t/", "/v1/sites/", "/demo", "/__fixtures__")
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+
+
+def handled_at_edge(path: str) -> bool:
+    return path in EDGE_EXACT or path.startswith(EDGE_PREFIXES)
+
+
+class WriterProxy:
+    """ASGI middleware: engine-bound requests are forwarded to the writer process."""
+
+    def __init__(self, app: ASGIApp, writer_url: str):
+        self.app = app
+        self.writer_url = writer_url.rstrip("/")
+        self.client = httpx.AsyncClient(base_url=self.writer_url, timeout=300)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or handled_at_edge(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        try:
+            upstream = await self.client.request(request.method, scope["path"], params=request.query_params,
+                                                 content=body, headers=headers)
+        except httpx.HTTPError as e:
+            resp = Response(f'{{"error": "writer process unavailable: {type(e).__name__}"}}', status_code=503,
+                            media_type="application/json", headers={"Retry-After": "5"})
+        else:
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS}
+            out_headers.pop("content-encoding", None)  # httpx already decoded the body
+            resp = Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+        await resp(scope, receive, send)
+
+
+async def writer_problems(writer_url: str) -> list[str]:
+    try:
+        async with httpx.AsyncClient(timeout=3) as c:
+            r = await c.get(writer_url.rstrip("/") + "/readyz")
+        return [] if r.status_code == 200 else list(r.json().get("problems", ["writer not ready"]))
+    except (httpx.HTTPError, ValueError) as e:
+        return [f"writer process unreachable: {type(e).__name__}"]
+
+
+def app_factory() -> Starlette:
+    """Entry point of each uvicorn worker (settings come from the environment the
+    supervising `serve --workers` process prepared)."""
+    from collector.app import build_app
+    from collector.cli import prepared_settings
+    from collector.ops import logs
+
+    settings = prepared_settings(os.environ.get("FOOTPATH_CONFIG") or None, None,
+                                 int(os.environ.get("FOOTPATH_PUBLIC_PORT", "8000")), quiet=True)
+    logs.setup(settings.log_format)
+    return build_app(settings, writer_url=os.environ["FOOTPATH_WRITER_URL"])
