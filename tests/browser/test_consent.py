@@ -4,8 +4,6 @@ nothing and stores nothing; Global Privacy Control as the site configures it."""
 
 from __future__ import annotations
 
-import time
-
 from .conftest import rows, wait_for, wait_rows
 
 NOT_ENGAGED = "event != 'Page Engaged'"

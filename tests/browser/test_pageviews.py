@@ -5,9 +5,7 @@ restores, campaign parameters kept and denylisted parameters stripped."""
 
 from __future__ import annotations
 
-import time
-
-from .conftest import rows, wait_for, wait_rows
+from .conftest import rows, wait_rows
 
 GRANT = "() => footpath('consent', {analytics: 'granted'})"
 SETTLE = 0.9  # longer than the tag's title-settling wait

@@ -5,7 +5,6 @@ an acknowledgement never arrives; and nothing is stored twice."""
 from __future__ import annotations
 
 import json
-import time
 
 from .conftest import rows, wait_for, wait_rows
 
