@@ -124,8 +124,10 @@ const route = (m) => {
 }
 
 // beforeSend: returns the message to send (changed or not) or nothing to drop it.
-// A hook that throws drops the message: a privacy hook must fail closed.
-const hook = safe((m) => (before ? before(m) : m))
+// A hook that throws drops the message: a privacy hook must fail closed. The JSON
+// round trip snapshots the message and drops one that cannot be serialised (a
+// circular property), which would otherwise block the queue for good.
+const hook = safe((m) => JSON.parse(JSON.stringify(before ? before(m) : m)))
 
 // Under granted consent: stamp identity and session, then queue for sending.
 const release = (m) => {
@@ -199,14 +201,15 @@ const ids = (fresh) => {
   const t = now(),
     c = !fresh && cookie(),
     // Widest domain the browser accepts (never a public suffix), unless configured.
+    // The probe cookie is set and removed with the same (default) path.
     d =
       cfg.cookie_domain ||
       domains()
         .slice(0, -1)
         .reverse()
-        .find((d) => ((D.cookie = 'fp_d=1;path=/;domain=' + d), D.cookie.includes('fp_d=1')))
+        .find((d) => ((D.cookie = 'fp_d=1;domain=' + d), D.cookie.includes('fp_d=1')))
   let r = !fresh && get(ls, 'fp_a')
-  if (d) D.cookie = 'fp_d=;path=/;max-age=0;domain=' + d
+  if (d) D.cookie = 'fp_d=;max-age=0;domain=' + d
   if (c ? r?.i != c[1] : !(r?.x > t)) r = { i: c?.[1] || uuid7(), x: t + cfg.cookie_days * 864e5 }
   set(ls, 'fp_a', r)
   D.cookie =
@@ -339,7 +342,9 @@ const engaged = () => {
 
 const hidden = () => {
   pend && view(1)
-  COMPILE_ENGAGE && engaged()
+  // Engaged time stops here until the next input (visibilitychange and pagehide
+  // both come through here when a page is left: one Page Engaged, not two).
+  if (COMPILE_ENGAGE) engaged(), (last = 0)
   flush(1)
 }
 
@@ -356,7 +361,6 @@ const init = (c) => {
     if (COMPILE_AUTOCAPTURE) autocapture((e, p) => emit('track', { event: e, properties: p }))
     else D.head.appendChild(D.createElement('script')).src = new URL('t/ac.js', S.src)
   hold.map(put)
-  hold = 0
   // Cached for the tab, unless the visitor said no: then nothing is stored.
   state != DENIED && c.site && set(ss, 'fp_c', c)
 }
