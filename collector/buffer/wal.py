@@ -133,6 +133,11 @@ class WriteAheadBuffer:
         self._sync_task: asyncio.Future[None] | None = None
         self._last_sync = time.monotonic()
         self.wakeup: threading.Event | None = None  # set by the in-process writer
+        # Wake the writer only once this much is waiting (it wakes on its own every flush_ms):
+        # waking it per request made it re-read the buffer per request.
+        self.wake_bytes = 1 << 20
+        self._unannounced = 0
+        self._disk_cache = (0.0, 0)
         self.fsync_seconds_total = 0.0
         self.fsync_count = 0
 
@@ -151,7 +156,18 @@ class WriteAheadBuffer:
         finally:
             os.close(dfd)
 
-    def disk_bytes(self) -> int:
+    def disk_bytes(self, max_age: float = 0.2) -> int:
+        """Bytes in all segment files (every series), re-counted at most every max_age s:
+        the cap is a safety limit, not an exact quota, and a glob per request is costly."""
+        stamp, cached = self._disk_cache
+        now = time.monotonic()
+        if now - stamp < max_age:
+            return cached
+        total = self._count_disk_bytes()
+        self._disk_cache = (now, total)
+        return total
+
+    def _count_disk_bytes(self) -> int:
         total = 0
         for _, _, p in list_segments(self.dir):
             try:
@@ -175,7 +191,13 @@ class WriteAheadBuffer:
             self._size += len(rec)
             self._appended += 1
             seq = self._appended
-        if self.wakeup is not None:
+            self._unannounced += len(rec)
+            stamp, cached = self._disk_cache
+            self._disk_cache = (stamp, cached + len(rec))
+            wake = self._unannounced >= self.wake_bytes
+            if wake:
+                self._unannounced = 0
+        if wake and self.wakeup is not None:
             self.wakeup.set()
         return seq
 

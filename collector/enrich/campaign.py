@@ -54,7 +54,28 @@ def _matches(host: str, names: tuple[str, ...]) -> bool:
     return name in names or (bool(sub) and f"{sub}.{name}" in names)
 
 
+@lru_cache(maxsize=20_000)
+def url_host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return ""
+
+
+@lru_cache(maxsize=20_000)
+def _url_campaign(url: str) -> Campaign:
+    return _parse_campaign(url, None)
+
+
 def parse_campaign(url: str, fallback: dict[str, str] | None = None) -> Campaign:
+    """utm_* and click ids of a page URL; Segment's context.campaign fills the gaps.
+    URLs repeat (landing pages), so the common no-fallback case is cached."""
+    if not fallback:
+        return _url_campaign(url)
+    return _parse_campaign(url, fallback)
+
+
+def _parse_campaign(url: str, fallback: dict[str, str] | None) -> Campaign:
     q: dict[str, str] = {}
     if url and "?" in url:
         for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=False):

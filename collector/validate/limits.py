@@ -24,26 +24,53 @@ class LimitError(ValueError):
         self.reason = reason
 
 
-def _walk(value: Any, path: str, depth: int, lim: Limits, budget: list[int]) -> None:
+def _walk(value: Any, depth: int, lim: Limits, budget: list[int]) -> str | None:
+    """The first problem found, or None.  No path strings on the happy path: the caller
+    re-walks with _locate only when something is wrong."""
+    if isinstance(value, str):
+        return "long" if len(value) > lim.max_string else None
+    if isinstance(value, dict):
+        children = value.values()
+        if any(len(k) > 256 for k in value):
+            return "key"
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    if depth > lim.max_depth:
+        return "deep"
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        return "keys"
+    for v in children:
+        if isinstance(v, (str, dict, list)):
+            problem = _walk(v, depth + 1, lim, budget)
+            if problem:
+                return problem
+    return None
+
+
+def _locate(value: Any, path: str, depth: int, lim: Limits, budget: list[int]) -> None:
+    """Slow path: raise LimitError naming the field (same rules as _walk)."""
     if isinstance(value, str):
         if len(value) > lim.max_string:
             raise LimitError(path, f"string longer than {lim.max_string} characters")
         return
     if isinstance(value, dict):
-        items = value.items()
+        items = list(value.items())
     elif isinstance(value, list):
-        items = ((str(i), v) for i, v in enumerate(value))
+        items = [(str(i), v) for i, v in enumerate(value)]
     else:
         return
     if depth > lim.max_depth:
         raise LimitError(path, f"nested deeper than {lim.max_depth} levels")
+    budget[0] -= len(items)
+    if budget[0] < 0:
+        raise LimitError(path, f"more than {lim.max_keys} keys and items")
     for k, v in items:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise LimitError(path, f"more than {lim.max_keys} keys and items")
-        if isinstance(k, str) and len(k) > 256:
+        if isinstance(value, dict) and len(k) > 256:
             raise LimitError(path, "key longer than 256 characters")
-        _walk(v, f"{path}.{k}" if path else k, depth + 1, lim, budget)
+        _locate(v, f"{path}.{k}" if path else k, depth + 1, lim, budget)
 
 
 def check_message(raw: dict[str, Any], lim: Limits, body_small: bool) -> None:
@@ -53,8 +80,8 @@ def check_message(raw: dict[str, Any], lim: Limits, body_small: bool) -> None:
         raise LimitError("", f"message larger than {lim.max_message_bytes} bytes")
     for key in ("properties", "traits", "context"):
         v = raw.get(key)
-        if v is not None:
-            _walk(v, key, 1, lim, [lim.max_keys])
+        if v is not None and _walk(v, 1, lim, [lim.max_keys]):
+            _locate(v, key, 1, lim, [lim.max_keys])
     for key, v in raw.items():
         if key not in ("properties", "traits", "context") and isinstance(v, str) and len(v) > lim.max_string:
             raise LimitError(key, f"string longer than {lim.max_string} characters")

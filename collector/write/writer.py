@@ -83,24 +83,17 @@ class Writer:
         pending = self.reader.pending_inflight()
         if pending is not None:
             self._insert(pending)
-        first_seen = None
         while not self._stop.is_set():
+            # Sleep a flush interval (or until woken: enough bytes waiting, shutdown, an
+            # admin flush), then insert everything that is there, in flush_rows batches.
+            self.wakeup.wait(0.01 if self.flush_now.is_set() else self.flush_s)
+            self.wakeup.clear()
+            while not self._stop.is_set():
+                batch = self.reader.next_batch(self.flush_rows)
+                if batch is None:
+                    break
+                self._insert(batch)
             metrics.BUFFER_BACKLOG.set(self.reader.backlog_bytes())
-            batch = self.reader.next_batch(self.flush_rows)
-            if batch is None:
-                first_seen = None
-                self.wakeup.wait(self.flush_s)
-                self.wakeup.clear()
-                continue
-            if batch.rows < self.flush_rows and not self.flush_now.is_set():
-                now = time.monotonic()
-                first_seen = first_seen or now
-                if now - first_seen < self.flush_s:
-                    self.wakeup.wait(self.flush_s - (now - first_seen))
-                    self.wakeup.clear()
-                    continue
-            first_seen = None
-            self._insert(batch)
 
     def _insert(self, batch: Batch) -> None:
         self.reader.begin(batch)

@@ -1,0 +1,157 @@
+"""Collector vs the bare framework, same generator, same pinned core, one run.
+
+    sudo apt-get install -y wrk        # the load generator (Debian package)
+    .venv/bin/python -m loadtests.http_bench [--seconds 10] [--server-core 1] [--client-core 0]
+
+For each target (bare Starlette endpoint, then the full collector: auth, validation,
+enrichment, write-ahead buffer with the default fsync policy, writer thread), uvicorn runs
+pinned to one core with `taskset` and wrk runs pinned to the other.  Scenarios: single
+messages, and batches of 20.  Then a latency run at 70 % of the collector's maximum rate
+(wrk2-style fixed rate is not in wrk, so a Python pacer with N connections is used).
+Prints requests/s, events/s, p50/p99 and the collector/bare ratio."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def message(i: int) -> dict:
+    return {"type": "track", "event": "Product Viewed", "anonymousId": f"a{i % 1000}",
+            "properties": {"sku": f"S{i % 300}", "price": 35.5},
+            "context": {"ip": f"81.2.69.{i % 250}", "userAgent": UA,
+                        "page": {"url": "https://shop.example/p/1?utm_source=news", "referrer": "https://www.google.com/"}}}
+
+
+WRK_LUA = """
+local bodies = {}
+local n = 0
+init = function(args)
+  local f = io.open(args[1], "r")
+  for line in f:lines() do bodies[#bodies + 1] = line end
+  f:close()
+end
+request = function()
+  n = n + 1
+  local b = bodies[(n % #bodies) + 1]
+  return wrk.format("POST", "/v1/batch", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Basic " .. os.getenv("FP_AUTH")}, b)
+end
+"""
+
+
+def bodies_file(tmp: Path, per_batch: int) -> Path:
+    # Unique messageIds in every body would need wrk-side generation; without them the
+    # collector generates UUIDv7 ids (the full path, no dedup short-cut).
+    p = tmp / f"bodies{per_batch}.txt"
+    with p.open("w") as f:
+        for j in range(200):
+            f.write(json.dumps({"batch": [message(j * per_batch + k) for k in range(per_batch)]}) + "\n")
+    return p
+
+
+def start(cmd: list[str], core: int, env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(["taskset", "-c", str(core), *cmd], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/batch", content=b"{}", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(port: int, core: int, seconds: int, bodies: Path, auth: str, conns: int = 64) -> dict:
+    lua = bodies.parent / "post.lua"
+    lua.write_text(WRK_LUA)
+    out = subprocess.run(["taskset", "-c", str(core), "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency",
+                          "-s", str(lua), f"http://127.0.0.1:{port}", "--", str(bodies)],
+                         env={**os.environ, "FP_AUTH": auth}, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {k: v for k, v in re.findall(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--server-core", type=int, default=1)
+    ap.add_argument("--client-core", type=int, default=0)
+    ap.add_argument("--fsync", default="always")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="fp-bench-"))
+    py = sys.executable
+    results = {}
+    port = free_port()
+    bare = start([py, "-m", "uvicorn", "loadtests.bare_app:app", "--port", str(port), "--log-level", "warning",
+                  "--no-access-log", "--loop", "uvloop", "--http", "httptools"], args.server_core, dict(os.environ), port)
+    try:
+        for n in (1, 20):
+            results[("bare", n)] = wrk(port, args.client_core, args.seconds, bodies_file(tmp, n), "eDo=")
+    finally:
+        stop(bare)
+    port = free_port()
+    key = "sk_bench_secret"
+    cfg = tmp / "footpath.toml"
+    cfg.write_text(f'[[site]]\nid = "bench"\npublic_key = "pk_bench"\nwrite_key = "{key}"\n')
+    import base64
+
+    auth = base64.b64encode(f"{key}:".encode()).decode()
+    geo = ROOT.parent / "shared" / "geoip"
+    env = {**os.environ, "FOOTPATH_DATA_DIR": str(tmp / "data"), "FOOTPATH_FSYNC": args.fsync,
+           "FOOTPATH_LOG_FORMAT": "text", "FOOTPATH_GEOIP_CITY_DB": str(geo / "GeoLite2-City-Test.mmdb"),
+           "FOOTPATH_GEOIP_ASN_DB": str(geo / "GeoLite2-ASN-Test.mmdb")}
+    coll = start([py, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)],
+                 args.server_core, env, port)
+    try:
+        time.sleep(2)
+        for n in (1, 20):
+            results[("collector", n)] = wrk(port, args.client_core, args.seconds, bodies_file(tmp, n), auth)
+    finally:
+        stop(coll)
+    print(f"server core {args.server_core}, wrk on core {args.client_core}, {args.seconds} s each, fsync={args.fsync}")
+    print(f"{'target':10} {'batch':>5} {'req/s':>9} {'events/s':>9} {'p50':>8} {'p99':>8} {'non-2xx':>7}")
+    for (target, n), r in results.items():
+        print(f"{target:10} {n:5d} {r['rps']:9.0f} {r['rps'] * n:9.0f} {r['p50']:>8} {r['p99']:>8} {r['errors']:7d}")
+    for n in (1, 20):
+        print(f"ratio collector/bare, batch {n}: {results[('collector', n)]['rps'] / results[('bare', n)]['rps']:.2f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
