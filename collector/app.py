@@ -26,7 +26,9 @@ from collector.edge import WriterProxy, writer_problems
 from collector.enrich.clientip import client_ip
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
+from collector.plans import api as plans_api
 from collector.query.persons import PersonRoutes
+from collector.quality import api as quality_api
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -114,7 +116,7 @@ class Handlers:
             gpc=request.headers.get("sec-gpc", "").strip() == "1",
             batch_sent_at=_parse_sent_at(doc.get("sentAt")),
             body_small=len(body) <= self.s.max_message_bytes, strict_strings=strict)
-        metrics.RECEIVED.labels(principal.source).inc(len(messages))
+        metrics.received_counter(principal.source).inc(len(messages))
         out = pipeline.run(rq, self.c.services, messages)
         records = pipeline.buffer_records(out)
         if records:
@@ -134,13 +136,13 @@ class Handlers:
         return json_response(result, status, cors)
 
     def _count(self, site_id: str, out: pipeline.Outcome, stats: Any) -> None:
-        metrics.ACCEPTED.labels(site_id).inc(out.accepted)
+        metrics.accepted_counter(site_id).inc(out.accepted)
         for r in out.rejected:
             metrics.REJECTED.labels(r["field"].split(".")[0] or "(message)").inc()
         for reason, n in out.dropped.items():
             metrics.DROPPED.labels(reason).inc(n)
         for name, secs in out.step_seconds.items():
-            metrics.STEP_SECONDS.labels(name).inc(secs)
+            metrics.step_counter(name).inc(secs)
         if isinstance(stats, dict):
             for k in ("dropped", "retried", "queued"):
                 v = stats.get(k)

@@ -140,6 +140,16 @@ class WriteAheadBuffer:
         self._disk_cache = (0.0, 0)
         self.fsync_seconds_total = 0.0
         self.fsync_count = 0
+        self._closed = threading.Event()
+        if fsync == "interval":
+            threading.Thread(target=self._sync_every_interval, name="footpath-fsync", daemon=True).start()
+
+    def _sync_every_interval(self) -> None:
+        while not self._closed.wait(self.fsync_interval):
+            try:
+                self.sync()
+            except OSError:  # closed between the check and the fsync: close() synced it
+                pass
 
     def _open_segment(self) -> None:
         path = self.dir / segment_name(self.series, self._number)
@@ -215,6 +225,8 @@ class WriteAheadBuffer:
             target = self._appended
             if target <= self._synced:
                 return
+            if self._fd < 0:
+                return
             fd = os.dup(self._fd)  # a concurrent seal may close the original
         t = time.perf_counter()
         try:
@@ -233,8 +245,7 @@ class WriteAheadBuffer:
         seq = self.append_nowait(payload)
         if self.policy == "always":
             await self._group_sync(seq)
-        elif self.policy == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval:
-            await asyncio.get_running_loop().run_in_executor(None, self.sync)
+        # "interval": the background syncer thread covers it within fsync_ms.
 
     async def _group_sync(self, seq: int) -> None:
         # One fsync runs at a time; everyone whose record it covers returns when it ends,
@@ -247,6 +258,7 @@ class WriteAheadBuffer:
             await asyncio.shield(task)
 
     def close(self) -> None:
+        self._closed.set()
         with self._lock:
             if self._fd >= 0:
                 if self.policy != "off":

@@ -28,6 +28,53 @@ TAG_LOSS = Counter("footpath_tag_reported", "Loss counters reported by the brows
 SHARED_DEVICES = Gauge("footpath_shared_devices", "Anonymous ids linked to more users than the threshold",
                        ["site"], registry=REGISTRY)
 
+# Tracking plans and data quality (collector/plans, collector/quality).
+PLAN_CHECKED = Counter("footpath_plan_checked", "Messages checked against a tracking plan, by plan status",
+                       ["site", "status"], registry=REGISTRY)
+PLAN_VIOLATIONS = Counter("footpath_plan_violations", "Tracking-plan violations found, by rule", ["site", "rule"],
+                          registry=REGISTRY)
+PLAN_BLOCKED = Counter("footpath_plan_blocked", "Messages sent to footpath.quarantine (plan_mode = block)",
+                       ["site"], registry=REGISTRY)
+PLAN_STRIPPED = Counter("footpath_plan_stripped_properties", "Unplanned properties removed (plan_mode = strip)",
+                        ["site"], registry=REGISTRY)
+PLAN_LOADS = Counter("footpath_plan_loads", "Tracking-plan file loads, by result (ok | error)", ["result"],
+                     registry=REGISTRY)
+QUARANTINE_REPLAYED = Counter("footpath_quarantine_replayed", "Quarantined messages moved into footpath.events",
+                              ["site"], registry=REGISTRY)
+QUALITY_ALERTS = Counter("footpath_quality_alerts", "Data-quality alert notifications, by kind and state",
+                         ["site", "kind", "state"], registry=REGISTRY)
+QUALITY_OPEN = Gauge("footpath_quality_open_incidents", "Open data-quality incidents", ["site", "kind"],
+                     registry=REGISTRY)
+QUALITY_WEBHOOK = Counter("footpath_quality_webhook_attempts",
+                          "Alert webhook delivery attempts, by result (delivered | retry | failed)", ["result"],
+                          registry=REGISTRY)
+QUALITY_EVALUATIONS = Counter("footpath_quality_evaluations", "Alert evaluation runs, by result (ok | error)",
+                              ["result"], registry=REGISTRY)
+
+
+# Hot-path children resolved once: .labels() costs a lock and a dict build per call.
+_children: dict[tuple[str, str], object] = {}
+
+
+def _child(metric, name: str, value: str):  # noqa: ANN001, ANN202 - prometheus types
+    key = (name, value)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(value)
+    return child
+
+
+def step_counter(step: str):  # noqa: ANN201
+    return _child(STEP_SECONDS, "step", step)
+
+
+def received_counter(source: str):  # noqa: ANN201
+    return _child(RECEIVED, "received", source)
+
+
+def accepted_counter(site: str):  # noqa: ANN201
+    return _child(ACCEPTED, "accepted", site)
+
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
