@@ -118,13 +118,20 @@ def _replace(settings: Settings, **kw: Any) -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from collector.write.store import apply_migrations, connect
+    from collector.write.store import ClusterRender, apply_migrations, connect, render_all
+
+    if args.print_sql:
+        for name, statements in render_all(ClusterRender(args.cluster or "")):
+            print(f"-- {name}")
+            for st in statements:
+                print(st.rstrip(";") + ";\n")
+        return 0
 
     try:
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     except ConfigError as e:
         return _fail(f"bad configuration: {e}")
-    applied = apply_migrations(connect(settings.effective_clickhouse_url))
+    applied = apply_migrations(connect(settings.effective_clickhouse_url), ClusterRender(args.cluster or ""))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
@@ -184,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--public-port", type=int, default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
     m = sub.add_parser("migrate", help="apply ClickHouse migrations (the collector also does this at start)")
+    m.add_argument("--cluster", help="render for this ClickHouse cluster: ON CLUSTER, Replicated*, Distributed")
+    m.add_argument("--print", dest="print_sql", action="store_true", help="print the SQL instead of running it")
     m.set_defaults(func=cmd_migrate)
     q = sub.add_parser("sql", help="run read-only SQL through the running collector")
     q.add_argument("query")
@@ -194,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
     from identity.commands import add_commands
 
     add_commands(sub, _api)  # person, erase (identity/commands.py)
+    from collector.plans.commands import add_commands as add_plan_commands
+
+    add_plan_commands(sub, _api)  # plan check|infer, quarantine list|replay, quality (collector/plans/)
     return p
 
 

@@ -29,8 +29,8 @@ class ClusterRender:
 
     def params(self) -> dict[str, str]:
         if not self.cluster:
-            return {"on_cluster": "", "replicated": ""}
-        return {"on_cluster": f" ON CLUSTER {self.cluster}", "replicated": "Replicated"}
+            return {"on_cluster": "", "replicated": "", "cluster": ""}
+        return {"on_cluster": f" ON CLUSTER {self.cluster}", "replicated": "Replicated", "cluster": self.cluster}
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
@@ -52,8 +52,18 @@ def split_statements(sql: str) -> list[str]:
 
 
 def render(sql: str, cluster: ClusterRender) -> str:
+    """Fill the placeholders; single-node renders drop statements marked `-- @cluster-only`."""
     p = cluster.params()
-    return sql.replace("{on_cluster}", p["on_cluster"]).replace("{replicated}", p["replicated"])
+    if not cluster.cluster and "-- @cluster-only" in sql:
+        sql = ";\n".join(st for st in split_statements(sql) if "-- @cluster-only" not in st)
+    for key, value in p.items():
+        sql = sql.replace("{" + key + "}", value)
+    return sql
+
+
+def render_all(cluster: ClusterRender, directory: Path = MIGRATIONS_DIR) -> list[tuple[str, list[str]]]:
+    """Every migration's statements as they would run (for `footpath migrate --print`)."""
+    return [(p.name, split_statements(render(p.read_text("utf-8"), cluster))) for p in migration_files(directory)]
 
 
 def connect(url: str, settings: dict[str, Any] | None = None) -> Client:
