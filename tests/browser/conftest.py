@@ -173,7 +173,7 @@ def rows(collector: Any, where: str = "1", params: dict[str, Any] | None = None)
     names = [c.split("(")[-1].rstrip(")") if "(" in c else c for c in COLUMNS]
     names[-3:] = ["ts_ms", "original_ms", "received_ms"]
     got = collector.sql(f"SELECT {', '.join(COLUMNS)} FROM footpath.events WHERE site_id = 'test' AND ({where}) "
-                        "ORDER BY received_at, seq", params or {})
+                        "ORDER BY original_timestamp, seq", params or {})
     out = []
     for r in got:
         d = dict(zip(names, r, strict=True))
