@@ -13,7 +13,9 @@ import orjson
 from collector.buffer.wal import BufferFull, WriteAheadBuffer, list_segments, read_records
 from collector.enrich.geo import GeoIP
 from collector.enrich.useragent import UAClassifier
+from collector.ops import metrics
 from collector.pipeline import Services
+from collector.quality.service import QualityService
 from collector.query.sql import sql_limits
 from collector.receive.auth import KeyRing
 from collector.settings import Settings
@@ -54,16 +56,22 @@ class Collector:
         if run_writer:
             self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms)
             self.wal.wakeup = self.writer.wakeup
+        # The backlog gauge is computed when scraped: always current, even while storage is down.
+        metrics.BUFFER_BACKLOG.set_function(
+            self.writer.reader.backlog_bytes if self.writer is not None else self.wal.disk_bytes)
         # Identity: keeps footpath.identity_person_dict fresh after inserts (identity/service.py).
         self.identity = IdentityService(self.store, {s.id: s.shared_device_threshold for s in settings.sites},
                                         self.writer)
         if self.writer is not None:
             self.writer.after_insert.append(self.identity.after_insert)
+        self.quality = QualityService(settings, self.sites, self.store, self.wal,
+                                      lambda: self.writer is not None and self.writer.healthy)
         self._warmed = threading.Event()
 
     def start(self) -> None:
         self.services.ua("Mozilla/5.0")  # load the parser's rules now, not on the first request
         self._warm_from_buffer()
+        self.quality.start()  # every process: tag figures; alerts only where the writer runs
         if self.writer is not None:
             self.writer.start()
             self.identity.start()
@@ -71,6 +79,7 @@ class Collector:
 
     def stop(self) -> None:
         """The server has stopped accepting: seal the buffer, drain it, drop what is done."""
+        self.quality.stop()  # first: its last figures go through the buffer
         self.wal.close()
         if self.writer is not None:
             self.writer.stop()

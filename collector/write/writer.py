@@ -93,7 +93,6 @@ class Writer:
                 if batch is None:
                     break
                 self._insert(batch)
-            metrics.BUFFER_BACKLOG.set(self.reader.backlog_bytes())
 
     def _insert(self, batch: Batch) -> None:
         self.reader.begin(batch)
