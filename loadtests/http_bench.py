@@ -111,6 +111,9 @@ def main() -> None:
     ap.add_argument("--server-core", type=int, default=1)
     ap.add_argument("--client-core", type=int, default=0)
     ap.add_argument("--fsync", default="always")
+    ap.add_argument("--mode", choices=("edge", "full"), default="edge",
+                    help="edge: the ingestion path alone (auth, validation, enrichment, buffer), as an edge "
+                         "worker of `serve --workers N` runs it; full: single process with its writer thread")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -136,15 +139,21 @@ def main() -> None:
     env = {**os.environ, "FOOTPATH_DATA_DIR": str(tmp / "data"), "FOOTPATH_FSYNC": args.fsync,
            "FOOTPATH_LOG_FORMAT": "text", "FOOTPATH_GEOIP_CITY_DB": str(geo / "GeoLite2-City-Test.mmdb"),
            "FOOTPATH_GEOIP_ASN_DB": str(geo / "GeoLite2-ASN-Test.mmdb")}
-    coll = start([py, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)],
-                 args.server_core, env, port)
+    if args.mode == "edge":
+        env.update(FOOTPATH_CONFIG=str(cfg), FOOTPATH_WRITER_URL="http://127.0.0.1:9", FOOTPATH_PUBLIC_PORT=str(port))
+        cmd = [py, "-m", "uvicorn", "collector.edge:app_factory", "--factory", "--port", str(port),
+               "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    else:
+        cmd = [py, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)]
+    coll = start(cmd, args.server_core, env, port)
     try:
         time.sleep(2)
         for n in (1, 20):
             results[("collector", n)] = wrk(port, args.client_core, args.seconds, bodies_file(tmp, n), auth)
     finally:
         stop(coll)
-    print(f"server core {args.server_core}, wrk on core {args.client_core}, {args.seconds} s each, fsync={args.fsync}")
+    print(f"server core {args.server_core}, wrk on core {args.client_core}, {args.seconds} s each, "
+          f"fsync={args.fsync}, mode={args.mode}")
     print(f"{'target':10} {'batch':>5} {'req/s':>9} {'events/s':>9} {'p50':>8} {'p99':>8} {'non-2xx':>7}")
     for (target, n), r in results.items():
         print(f"{target:10} {n:5d} {r['rps']:9.0f} {r['rps'] * n:9.0f} {r['p50']:>8} {r['p99']:>8} {r['errors']:7d}")
