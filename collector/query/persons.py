@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import orjson
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -58,6 +59,10 @@ class PersonRoutes:
             if e.candidates:
                 body["persons"] = e.candidates
             return _json(body, e.status)
+        except ClickHouseError as e:
+            self.c.store.reset_reader()
+            return _json({"error": "storage error: " + str(e).split("Stack trace")[0].strip()[:500]}, 503,
+                         {"Retry-After": "5"})
         return _json(doc)
 
     async def get(self, request: Request) -> Response:
