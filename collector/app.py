@@ -27,8 +27,8 @@ from collector.enrich.clientip import client_ip
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
 from collector.plans import api as plans_api
-from collector.query.persons import PersonRoutes
 from collector.quality import api as quality_api
+from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -260,6 +260,7 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         Route("/v1/admin/flush", h.flush, methods=["POST"]),
         Route("/v1/sql", h.sql, methods=["POST"]),
         *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}
+        *plans_api.routes(h), *quality_api.routes(h),  # plans, quarantine, /v1/quality, /quality
     ]
     if DEMO_DIR.is_dir():
         routes.append(Mount("/demo", StaticFiles(directory=DEMO_DIR, html=True), name="demo"))

@@ -21,6 +21,7 @@ from collector.buffer.wal import table_record
 from collector.enrich import campaign, clientip, clock, consent
 from collector.enrich.geo import GeoIP
 from collector.enrich.useragent import UAClassifier
+from collector.plans.step import step_plan
 from collector.sites import Site
 from collector.types import JSON, Row, Source
 from collector.validate.dedup import RecentIds
@@ -243,6 +244,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("user_agent", step_user_agent),
     ("geo", step_geo),
     ("consent", step_consent),  # last: it strips what the enrichers derived from identifiers
+    ("plan", step_plan),  # after consent: a blocked row is quarantined exactly as it would be stored
 )
 
 

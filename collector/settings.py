@@ -69,6 +69,15 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("log_format", "FOOTPATH_LOG_FORMAT", "json", str, "Log lines as json or text."),
     Spec("test_fixtures", "FOOTPATH_TEST_FIXTURES", "", str,
          "Directory served at /__fixtures__/ (browser tests only; leave empty in production)."),
+    Spec("plan_reload_ms", "FOOTPATH_PLAN_RELOAD_MS", 1000, int,
+         "How often a site's tracking-plan file is checked for changes; a changed plan applies without restart."),
+    Spec("quality_interval_s", "FOOTPATH_QUALITY_INTERVAL_S", 300, int,
+         "Data-quality alerts are evaluated this often (seconds); 0 turns them off in this collector "
+         "(in a cluster, leave them on in one)."),
+    Spec("alert_resolve_minutes", "FOOTPATH_ALERT_RESOLVE_MINUTES", 15, int,
+         "An alert incident is resolved (and a resolved message sent) once its condition stayed clear this long."),
+    Spec("webhook_retry_minutes", "FOOTPATH_WEBHOOK_RETRY_MINUTES", 60, int,
+         "A failing alert webhook delivery is retried with exponential backoff for this long, then given up."),
 )
 
 _SPECS = {s.name: s for s in REGISTRY}
@@ -103,6 +112,10 @@ class Settings:
     ua_cache_size: int = 50_000
     log_format: str = "json"
     test_fixtures: str = ""
+    plan_reload_ms: int = 1000
+    quality_interval_s: int = 300
+    alert_resolve_minutes: int = 15
+    webhook_retry_minutes: int = 60
     sites: tuple[Site, ...] = field(default_factory=tuple)
 
     @property

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collector.plans.config import FieldProblem, check_site_fields
+
 CONSENT_STATES = ("granted", "denied", "pending")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{6,200}$")
@@ -42,6 +44,10 @@ class Site:
     rate_limit_events: int = 0  # events per second for the whole site (0: unlimited); burst 2 s
     rate_limit_client: int = 0  # requests per second per client IP (0: unlimited); burst 2 s
     shared_device_threshold: int = 5  # an anonymous id linked to more users is a shared device
+    tracking_plan: str = ""  # plan file (JSON/YAML), absolute once loaded; see collector/plans/
+    plan_mode: str = "observe"  # observe | strip | block
+    alert_webhook: str = ""  # data-quality alerts are POSTed here as JSON
+    alert_violation_percent: int = 5  # violation-rate alert threshold
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -60,7 +66,7 @@ class Site:
 
 _FIELDS = {f.name: f for f in fields(Site) if f.name != "extra"}
 # Keys that later capabilities read from the same table (tracking plans, experiments, rate limits).
-_PASSTHROUGH = {"tracking_plan", "plan_mode", "experiment", "alert_webhook", "channel_rules"}
+_PASSTHROUGH = {"experiment", "channel_rules"}
 
 
 def normalize_origin(origin: str) -> str:
@@ -133,8 +139,10 @@ def parse_site(raw: dict[str, Any], idx: int, source: str, base_dir: Path) -> Si
         except ValueError:
             raise _fail(source, idx, sid, "origins", f"{o!r} is not an origin like https://shop.example") from None
     kwargs["origins"] = tuple(origins)
-    if "tracking_plan" in extra and isinstance(extra["tracking_plan"], str):
-        extra["tracking_plan"] = str((base_dir / extra["tracking_plan"]).resolve())
+    try:
+        check_site_fields(kwargs, base_dir)
+    except FieldProblem as e:
+        raise _fail(source, idx, sid, e.field, e.why) from None
     return Site(**kwargs, extra=extra)
 
 

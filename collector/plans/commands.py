@@ -1,0 +1,137 @@
+"""`footpath plan check FILE` (offline), `footpath plan infer --site S --days N`,
+`footpath quarantine list|replay --site S` and `footpath quality --site S`: all but
+`plan check` call the running collector's admin API (the embedded engine belongs to
+that process).  Registered by collector/cli.py with its `_api` helper."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import yaml
+
+from collector.plans.model import PlanError, describe, load_plan
+
+Api = Callable[..., tuple[int, Any]]
+
+
+def _failed(status: int, doc: Any) -> int:
+    msg = doc.get("error") if isinstance(doc, dict) else doc
+    print(f"footpath: HTTP {status}: {msg}", file=sys.stderr)
+    return 1
+
+
+def _print(doc: Any) -> None:
+    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+
+
+def cmd_plan_check(args: argparse.Namespace) -> int:
+    try:
+        plan = load_plan(args.file)
+    except PlanError as e:
+        print(f"footpath: plan check failed: {e}", file=sys.stderr)
+        return 1
+    print(f"ok: {args.file}: {describe(plan)}")
+    return 0
+
+
+def add_commands(sub: Any, api: Api) -> None:
+    def plan_infer(args: argparse.Namespace) -> int:
+        status, doc = api(args, "POST", "/v1/plans/infer",
+                          {"site": args.site, "days": args.days, "max_enum": args.max_enum})
+        if status != 200:
+            return _failed(status, doc)
+        if args.output:
+            out = Path(args.output)
+            if out.suffix.lower() in (".yaml", ".yml"):
+                out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+            else:
+                out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+            print(f"draft plan with {len(doc.get('events', {}))} event(s) written to {out}; "
+                  f"check it with `footpath plan check {out}`")
+        else:
+            _print(doc)
+        return 0
+
+    def quarantine_replay(args: argparse.Namespace) -> int:
+        status, doc = api(args, "POST", "/v1/quarantine/replay", {"site": args.site, "dry_run": args.dry_run})
+        if status != 200:
+            return _failed(status, doc)
+        verb = "would move" if doc["dry_run"] else "moved"
+        print(f"site {doc['site']}: checked {doc['checked']} quarantined message(s) against plan version "
+              f"{doc['plan_version']} ({doc['mode']}): {verb} {doc['replayed']} into footpath.events, "
+              f"{doc['already_present']} were there already, {doc['still_blocked']} still fail")
+        if doc.get("plan_error"):
+            print(f"warning: the plan file does not load, the last good version was used: {doc['plan_error']}")
+        return 0
+
+    def quarantine_list(args: argparse.Namespace) -> int:
+        q = urlencode({"site": args.site, "limit": args.limit, "status": args.status})
+        status, doc = api(args, "GET", f"/v1/quarantine?{q}")
+        if status != 200:
+            return _failed(status, doc)
+        if args.json:
+            _print(doc)
+            return 0
+        c = doc["counts"]
+        print(f"site {doc['site']}: {c['quarantined']} quarantined, {c['replayed']} replayed")
+        for r in doc["rows"]:
+            name = r["event"] or f"({r['type']})"
+            print(f"{r['received_at']}  {r['message_id']}  {name}  v{r['plan_version']}  {r['reason']}")
+        return 0
+
+    def quality(args: argparse.Namespace) -> int:
+        params = {"site": args.site, **({"from": args.start} if args.start else {}),
+                  **({"to": args.end} if args.end else {})}
+        status, doc = api(args, "GET", f"/v1/quality?{urlencode(params)}")
+        if status != 200:
+            return _failed(status, doc)
+        if args.json:
+            _print(doc)
+            return 0
+        t = doc["totals"]
+        rate = "-" if t["violation_rate"] is None else f"{t['violation_rate']:.1%}"
+        print(f"site {doc['site']} {doc['from']} .. {doc['to']}: {t['events']} events, violation rate {rate}, "
+              f"{t['blocked']} blocked, completeness {doc['completeness']['estimated']}")
+        for e in doc["events"]:
+            r = "-" if e["violation_rate"] is None else f"{e['violation_rate']:.1%}"
+            top = "; ".join(f"{v['rule']} {v['property']} x{v['count']}" for v in e["violations"][:3])
+            print(f"  {e['label']:<32} {e['events']:>8}  {r:>6}  {top}")
+        for i in doc["incidents"]:
+            print(f"  [{i['state']}] {i['opened_at']} {i['summary']}")
+        return 0
+
+    p = sub.add_parser("plan", help="tracking plans: check a plan file, draft one from stored events")
+    ps = p.add_subparsers(dest="plan_command", required=True)
+    c = ps.add_parser("check", help="validate a plan file (offline) with clear errors")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_plan_check)
+    i = ps.add_parser("infer", help="draft a plan from the events of the last N days (running collector)")
+    i.add_argument("--site", required=True)
+    i.add_argument("--days", type=int, default=30)
+    i.add_argument("--max-enum", type=int, default=10, help="most distinct values for a string to become an enum")
+    i.add_argument("--output", "-o", help="write to FILE (.json, or .yaml/.yml for YAML) instead of stdout")
+    i.set_defaults(func=plan_infer)
+    q = sub.add_parser("quarantine", help="messages a plan in block mode kept out of footpath.events")
+    qs = q.add_subparsers(dest="quarantine_command", required=True)
+    r = qs.add_parser("replay", help="re-check against the plan as it is now; move what passes (exactly once)")
+    r.add_argument("--site", required=True)
+    r.add_argument("--dry-run", action="store_true", help="count what would move, move nothing")
+    r.set_defaults(func=quarantine_replay)
+    ls = qs.add_parser("list", help="counts and the latest quarantined messages with their reasons")
+    ls.add_argument("--site", required=True)
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--status", default="quarantined", choices=("quarantined", "replayed"))
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=quarantine_list)
+    qa = sub.add_parser("quality", help="the data-quality report of a site (default: the last 24 hours)")
+    qa.add_argument("--site", required=True)
+    qa.add_argument("--from", dest="start", help="ISO date or datetime (UTC)")
+    qa.add_argument("--to", dest="end", help="ISO date or datetime (UTC)")
+    qa.add_argument("--json", action="store_true")
+    qa.set_defaults(func=quality)
