@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from collector import pipeline
+from collector.attribution.http import AttributionRoutes
 from collector.buffer.wal import BufferFull
 from collector.edge import WriterProxy, writer_problems
 from collector.enrich.clientip import client_ip
@@ -33,6 +34,7 @@ from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
 from collector.receive.ratelimit import RateLimiter
+from collector.scores.sync import ScoreSync
 from collector.service import DEMO_DIR, TAG_DIST, Collector
 from collector.settings import Settings
 from collector.types import MESSAGE_TYPES
@@ -260,6 +262,7 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         Route("/v1/admin/flush", h.flush, methods=["POST"]),
         Route("/v1/sql", h.sql, methods=["POST"]),
         *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}
+        *AttributionRoutes(h).routes(),  # POST /v1/reports/attribution
         *plans_api.routes(h), *quality_api.routes(h),  # plans, quarantine, /v1/quality, /quality
     ]
     if DEMO_DIR.is_dir():
@@ -270,15 +273,20 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
     if settings.test_fixtures and Path(settings.test_fixtures).is_dir():
         routes.append(Mount("/__fixtures__", StaticFiles(directory=settings.test_fixtures, html=True)))
 
+    score_sync = ScoreSync(c)  # site score settings -> footpath.score_settings (collector/scores)
+
     @asynccontextmanager
     async def lifespan(app: Starlette):  # noqa: ANN202
         c.start()
+        score_sync.start()
         try:
             yield
         finally:
+            score_sync.stop()
             await asyncio.get_running_loop().run_in_executor(None, c.stop)
 
     middleware = [Middleware(WriterProxy, writer_url=writer_url)] if writer_url else []
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.collector = c
+    app.state.score_sync = score_sync
     return app

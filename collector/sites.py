@@ -44,6 +44,10 @@ class Site:
     rate_limit_events: int = 0  # events per second for the whole site (0: unlimited); burst 2 s
     rate_limit_client: int = 0  # requests per second per client IP (0: unlimited); burst 2 s
     shared_device_threshold: int = 5  # an anonymous id linked to more users is a shared device
+    # Attribution channel rules (collector/attribution/channels.py), before the default grouping.
+    channel_rules: tuple[Any, ...] = ()
+    # RFM and lead-score settings (collector/scores/config.py); None: the defaults.
+    scores: Any = None
     tracking_plan: str = ""  # plan file (JSON/YAML), absolute once loaded; see collector/plans/
     plan_mode: str = "observe"  # observe | strip | block
     alert_webhook: str = ""  # data-quality alerts are POSTed here as JSON
@@ -65,8 +69,17 @@ class Site:
 
 
 _FIELDS = {f.name: f for f in fields(Site) if f.name != "extra"}
+
+
+def _field_parsers() -> dict[str, Any]:
+    """Structured fields validated by the capability that owns them (imported lazily)."""
+    from collector.attribution.channels import parse_channel_rules
+    from collector.scores.config import parse_scores
+
+    return {"channel_rules": parse_channel_rules, "scores": parse_scores}
+
 # Keys that later capabilities read from the same table (tracking plans, experiments, rate limits).
-_PASSTHROUGH = {"experiment", "channel_rules"}
+_PASSTHROUGH = {"experiment"}
 
 
 def normalize_origin(origin: str) -> str:
@@ -107,9 +120,16 @@ def parse_site(raw: dict[str, Any], idx: int, source: str, base_dir: Path) -> Si
     sid = raw.get("id") if isinstance(raw.get("id"), str) else None
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    parsers = _field_parsers()
     for key, value in raw.items():
         if key in _PASSTHROUGH:
             extra[key] = value
+            continue
+        if key in parsers:
+            try:
+                kwargs[key] = parsers[key](value)
+            except ValueError as e:
+                raise _fail(source, idx, sid, key, str(e)) from None
             continue
         f = _FIELDS.get(key)
         if f is None:

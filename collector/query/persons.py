@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.ops import metrics
+from collector.scores.lookup import lead_score
 from identity.erase import erase
 from identity.persons import PersonError, profile, resolve
 
@@ -77,7 +78,9 @@ class PersonRoutes:
 
         def lookup(site: str, ref: str) -> dict[str, Any]:
             client = store.reader()
-            return profile(client, resolve(client, site, ref), recent)
+            doc = profile(client, resolve(client, site, ref), recent)
+            doc["lead_score"] = lead_score(client, site, doc["person_id"])  # collector/scores
+            return doc
 
         return await self._run(lookup, *checked)
 

@@ -1,0 +1,1 @@
+"""Person-score tests."""
