@@ -14,6 +14,7 @@ def test_demo_shop_journey(live_collector_factory, tab_factory, tmp_path):
     tab.wait_tag()
     assert page.is_visible("#banner")
     page.screenshot(path=str(tmp_path / "demo-banner.png"))
+    tab.sleep(0.5)  # a person reads the banner first (and the tag counts the page view)
     page.click("#accept")
 
     def click(selector: str) -> None:  # as a person would: a look at each page first
