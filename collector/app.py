@@ -34,6 +34,7 @@ from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, parse_json, read_body
 from collector.receive.ratelimit import RateLimiter
+from collector.reports import api as reports_api
 from collector.scores.sync import ScoreSync
 from collector.service import DEMO_DIR, TAG_DIST, Collector
 from collector.settings import Settings
@@ -264,6 +265,7 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}
         *AttributionRoutes(h).routes(),  # POST /v1/reports/attribution
         *plans_api.routes(h), *quality_api.routes(h),  # plans, quarantine, /v1/quality, /quality
+        *reports_api.routes(h),  # POST /v1/reports/fallout, /v1/reports/paths; GET /reports
     ]
     if DEMO_DIR.is_dir():
         routes.append(Mount("/demo", StaticFiles(directory=DEMO_DIR, html=True), name="demo"))

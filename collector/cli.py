@@ -206,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     from collector.plans.commands import add_commands as add_plan_commands
 
     add_plan_commands(sub, _api)  # plan check|infer, quarantine list|replay, quality (collector/plans/)
+    from collector.reports.commands import add_commands as add_report_commands
+
+    add_report_commands(sub, _api)  # report fallout|paths (collector/reports/commands.py)
     return p
 
 

@@ -1,0 +1,41 @@
+-- footpath.report_events_mv: feeds report_events (0020) from every insert into
+-- footpath.events.  Engine/ordering: none of its own (a TO view); a row per page, screen
+-- or track message that has a container (a session id, an anonymous id or a user id:
+-- rows stored under denied consent carry none and belong to no container).
+-- The expressions here are the ones collector/reports/sources.py applies to the raw table.
+CREATE MATERIALIZED VIEW IF NOT EXISTS footpath.report_events_mv{on_cluster}
+TO footpath.report_events
+AS SELECT
+    site_id,
+    reinterpretAsUInt128(sipHash128(session_id, anonymous_id,
+        if(session_id = '' AND anonymous_id = '', user_id, ''))) AS ck,
+    timestamp,
+    seq,
+    is_bot,
+    concat(type, char(31), if(type = 'track', event, name), char(31), path) AS key,
+    multiIf(type = 'page', path, type = 'screen', name, event) AS label,
+    anonymous_id,
+    user_id,
+    properties,
+    country_code, device_type, browser, os, referrer_class, utm_source, utm_medium, utm_campaign
+FROM footpath.events
+WHERE type IN ('page', 'screen', 'track') AND (session_id != '' OR anonymous_id != '' OR user_id != '');
+
+-- Backfill: events stored before this view existed.  Migrations run before the writer's
+-- first insert, so nothing is inserted concurrently.
+INSERT INTO footpath.report_events
+SELECT
+    site_id,
+    reinterpretAsUInt128(sipHash128(session_id, anonymous_id,
+        if(session_id = '' AND anonymous_id = '', user_id, ''))) AS ck,
+    timestamp,
+    seq,
+    is_bot,
+    concat(type, char(31), if(type = 'track', event, name), char(31), path) AS key,
+    multiIf(type = 'page', path, type = 'screen', name, event) AS label,
+    anonymous_id,
+    user_id,
+    properties,
+    country_code, device_type, browser, os, referrer_class, utm_source, utm_medium, utm_campaign
+FROM footpath.events
+WHERE type IN ('page', 'screen', 'track') AND (session_id != '' OR anonymous_id != '' OR user_id != '');

@@ -1,0 +1,150 @@
+"""`footpath report fallout|paths`: the report API of the running collector, from a shell.
+
+Steps are written TYPE:VALUE -- page:/product/* (a path glob), track:Order Completed,
+screen:Home -- or as a JSON object ('{"type": "track", "event": "Order Completed",
+"properties": {"category": "yoga"}}').  --body FILE (or - for stdin) gives a whole request
+body; the options given on the command line override its fields."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+Api = Callable[[argparse.Namespace, str, str, Any], tuple[int, Any]]
+
+
+def parse_step(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            raise argparse.ArgumentTypeError(f"step is not valid JSON: {e}") from None
+        if not isinstance(doc, dict):
+            raise argparse.ArgumentTypeError("a JSON step must be an object")
+        return doc
+    kind, sep, value = text.partition(":")
+    if not sep or kind not in ("page", "track", "screen") or not value:
+        raise argparse.ArgumentTypeError("write a step as page:/path/glob, track:Event Name or screen:Name")
+    return {"type": "page", "path": value} if kind == "page" else {"type": kind, "event": value}
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if args.body:
+        raw = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+        body = orjson.loads(raw)
+        if not isinstance(body, dict):
+            raise SystemExit("footpath: --body must hold a JSON object")
+    for key in ("site", "container", "from", "to"):
+        v = getattr(args, key.replace("from", "from_"), None)
+        if v is not None:
+            body[key] = v
+    if args.source:
+        body["source"] = args.source
+    if args.include_bots:
+        body["include_bots"] = True
+    return body
+
+
+def _print_fallout(doc: dict[str, Any]) -> None:
+    def table(steps: list[dict[str, Any]], indent: str = "") -> None:
+        print(f"{indent}{'step':<36} {'entered':>10} {'fell out':>10} {'of first':>9} {'of prev':>8} {'median s':>9}")
+        for s in steps:
+            med = "" if s["median_seconds_to_next"] is None else f"{s['median_seconds_to_next']:.1f}"
+            print(f"{indent}{s['label'][:36]:<36} {s['entered']:>10} {s['fell_out']:>10} "
+                  f"{s['conversion_from_first'] * 100:>8.1f}% {s['conversion_from_previous'] * 100:>7.1f}% {med:>9}")
+
+    table(doc["steps"])
+    for value, sub in doc.get("breakdown", {}).items():
+        print(f"\n{value}:")
+        table(sub["steps"], "  ")
+    print(f"\n(source: {doc.get('source')}, {doc.get('elapsed_ms')} ms)")
+
+
+def _print_paths(doc: dict[str, Any]) -> None:
+    by_depth: dict[int, list[dict[str, Any]]] = {}
+    for n in doc["nodes"]:
+        by_depth.setdefault(n["depth"], []).append(n)
+    for depth in sorted(by_depth):
+        print(f"depth {depth}: " + ", ".join(f"{n['label']} ({n['count']})" for n in by_depth[depth]))
+    print("\nlinks:")
+    for lk in doc["links"]:
+        print(f"  {lk['source']} -> {lk['target']}: {lk['value']}")
+    print(f"\n(source: {doc.get('source')}, {doc.get('elapsed_ms')} ms)")
+
+
+def add_commands(sub: Any, api: Api) -> None:
+    r = sub.add_parser("report", help="fallout and path reports through the running collector")
+    rs = r.add_subparsers(dest="report", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--site", help="site id")
+        p.add_argument("--from", dest="from_", metavar="FROM", help="UTC date or datetime, inclusive")
+        p.add_argument("--to", help="UTC date or datetime, exclusive")
+        p.add_argument("--container", choices=("person", "session"))
+        p.add_argument("--include-bots", action="store_true")
+        p.add_argument("--source", choices=("auto", "mv", "raw"), help="force the views or the raw table")
+        p.add_argument("--body", help="JSON request body file (- for stdin); options override its fields")
+        p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+
+    f = rs.add_parser("fallout", help="funnel: entered, fell out, conversion, time to next step")
+    common(f)
+    f.add_argument("--step", action="append", type=parse_step, help="a step (repeat, in order)")
+    f.add_argument("--window", type=int, help="conversion window in seconds (default 30 days)")
+    f.add_argument("--mode", choices=("eventual", "strict"))
+    f.add_argument("--breakdown", help="dimension (country_code, device_type, utm_source, ...) or properties.<key>")
+    f.add_argument("--segment", help="segment as JSON, e.g. '{\"filters\": [{\"event\": \"Order Completed\"}]}'")
+
+    def run_fallout(args: argparse.Namespace) -> int:
+        body = _body(args)
+        if args.step:
+            body["steps"] = args.step
+        for key, v in (("window_seconds", args.window), ("mode", args.mode), ("breakdown", args.breakdown)):
+            if v is not None:
+                body[key] = v
+        if args.segment:
+            body["segment"] = orjson.loads(args.segment)
+        return _call(args, api, "/v1/reports/fallout", body, _print_fallout)
+
+    f.set_defaults(func=run_fallout)
+
+    p = rs.add_parser("paths", help="flows from a start step, to an end step, or from entry")
+    common(p)
+    p.add_argument("--start", type=parse_step, help="start step: paths run forward from its first occurrence")
+    p.add_argument("--end", type=parse_step, help="end step: paths run backward from its last occurrence")
+    p.add_argument("--depth", type=int)
+    p.add_argument("--top", type=int, help="branches kept per node; the rest are (other)")
+    p.add_argument("--collapse-repeats", action="store_true")
+    p.add_argument("--include", help="comma-separated kinds: page (default), track, screen")
+
+    def run_paths(args: argparse.Namespace) -> int:
+        body = _body(args)
+        for key, v in (("start", args.start), ("end", args.end), ("depth", args.depth), ("top", args.top)):
+            if v is not None:
+                body[key] = v
+        if args.collapse_repeats:
+            body["collapse_repeats"] = True
+        if args.include:
+            body["include"] = [k.strip() for k in args.include.split(",") if k.strip()]
+        return _call(args, api, "/v1/reports/paths", body, _print_paths)
+
+    p.set_defaults(func=run_paths)
+
+
+def _call(args: argparse.Namespace, api: Api, path: str, body: dict[str, Any],
+          show: Callable[[dict[str, Any]], None]) -> int:
+    status, doc = api(args, "POST", path, body)
+    if status != 200:
+        print(f"footpath: HTTP {status}: {doc.get('error')}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    else:
+        show(doc)
+    return 0
