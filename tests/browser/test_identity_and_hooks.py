@@ -3,7 +3,7 @@ tag that never throws into the page, whatever the page does to it."""
 
 from __future__ import annotations
 
-from .conftest import rows, wait_for, wait_rows
+from .conftest import rows, wait_rows
 
 GRANT = "() => footpath('consent', {analytics: 'granted'})"
 

@@ -159,3 +159,18 @@ def test_aggregate_pings_when_denied_carry_no_identifiers_and_store_nothing(live
     assert tab.storage() == {"local": {}, "session": {}}
     sent = tab.sent()
     assert len(sent) == 1 and "anonymousId" not in sent[0] and "userId" not in sent[0]
+
+
+def test_the_tag_works_from_another_origin(live_collector, tab_factory):
+    lc = live_collector
+    site = lc.url.replace("127.0.0.1", "localhost")  # an allowed origin of the test site
+    tab = tab_factory(site)
+    tab.open("/__fixtures__/crossorigin.html")
+    tab.wait_tag()
+    tab.js(GRANT)
+    tab.js("() => footpath('track', 'Across Origins')")
+    got = exactly_once(lc, "event = 'Across Origins'", 1)
+    assert got[0]["url"] == site + "/__fixtures__/crossorigin.html"
+    assert [c["domain"] for c in tab.cookies() if c["name"] == "fp_id"] == ["localhost"]
+    assert all(s == 200 for _, s, _ in tab.responses)
+    wait_for(lambda: tab.queued() == [], 10, "acknowledgements read across origins")
