@@ -98,7 +98,7 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     z = f"arrayFilter(x -> {' AND '.join(keep)}, arraySort(arrayZip(ts, lb, fl)))"
     if spec.collapse_repeats:
         z = (f"arrayFilter((x, y) -> (x.2, bitAnd(x.3, 3)) != (y.2, bitAnd(y.3, 3)), z0, "
-             f"arrayPushFront(arrayPopBack(z0), (toUInt64(0), {p.add(ROOT, 'String')}, toUInt8(255))))")
+             f"arraySlice(arrayPushFront(z0, (toUInt64(0), {p.add(ROOT, 'String')}, toUInt8(255))), 1, length(z0)))")
         zdef = f"arrayFilter(x -> {' AND '.join(keep)}, arraySort(arrayZip(ts, lb, fl))) AS z0, {z} AS z"
     else:
         zdef = f"{z} AS z"

@@ -278,18 +278,18 @@ def paths(events: list[Ev], req: dict[str, Any]) -> dict[str, Any]:
     nodes_of: list[list[str]] = [[] for _ in cut_paths]
     for d in range(depth + 1):
         counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for i, p in enumerate(cut_paths):
+        active = [i for i, p in enumerate(cut_paths) if d < len(p)]  # a path ends at its (exit)/(entry)
+        for i in active:
             parent = nodes_of[i][d - 1] if d else "ROOT"
-            if d < len(p) and parent not in (EXIT, ENTRY):
-                counts[parent][p[d]] += 1
+            counts[parent][cut_paths[i][d]] += 1
         keep = {}
         for parent, c in counts.items():
             ranked = sorted((lab for lab in c if lab not in (EXIT, ENTRY)), key=lambda lab: (-c[lab], lab))
             keep[parent] = set(ranked[:top]) | {EXIT, ENTRY}
-        for i, p in enumerate(cut_paths):
+        for i in active:
             parent = nodes_of[i][d - 1] if d else "ROOT"
-            if d < len(p) and parent not in (EXIT, ENTRY) and len(nodes_of[i]) == d:
-                nodes_of[i].append(p[d] if p[d] in keep[parent] else OTHER)
+            label = cut_paths[i][d]
+            nodes_of[i].append(label if label in keep[parent] else OTHER)
     sign = -1 if backward else 1
     node_counts: Counter[str] = Counter()
     link_counts: Counter[tuple[str, str]] = Counter()
