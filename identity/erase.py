@@ -42,7 +42,8 @@ def _delete(client: Client, table: str, cond: str, params: dict[str, Any]) -> No
 
 def other_tables(client: Client) -> dict[str, frozenset[str]]:
     """MergeTree tables in database footpath (beyond identity's own) with a site_id column
-    and an id column: what else may hold a person's rows (report aggregates, quarantine)."""
+    and an id column, or a `row` column holding a footpath.events row as JSON: what else
+    may hold a person's rows (report aggregates, scores, the quarantine)."""
     rows = client.query(
         "SELECT c.table, groupArray(c.name) FROM system.columns AS c "
         "INNER JOIN (SELECT name FROM system.tables WHERE database = 'footpath' AND engine LIKE '%MergeTree') AS t "
@@ -52,14 +53,20 @@ def other_tables(client: Client) -> dict[str, frozenset[str]]:
         names = frozenset(cols)
         if table in OWN_TABLES or "site_id" not in names:
             continue
-        if names & {"user_id", "anonymous_id", "person_id"}:
+        if names & {"user_id", "anonymous_id", "person_id"} or {"row", "timestamp"} <= names:
             out[table] = names
     return out
+
+
+ROW_JSON = {c: f"JSONExtractString(row, '{c}')" for c in ("user_id", "anonymous_id", "previous_id")}
 
 
 def _other_condition(person: Person, cols: frozenset[str]) -> tuple[str, dict[str, Any]]:
     if {"user_id", "anonymous_id", "timestamp"} <= cols:
         return event_condition(person, cols)
+    if {"row", "timestamp"} <= cols and not cols & {"user_id", "anonymous_id"}:
+        # A whole footpath.events row kept as JSON text (the quarantine): match its ids.
+        return event_condition(person, frozenset({"user_id", "anonymous_id", "previous_id", "timestamp"}), ROW_JSON)
     params: dict[str, Any] = {"id_site": person.site_id}
     parts = []
     if "person_id" in cols:

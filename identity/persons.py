@@ -127,23 +127,27 @@ def resolve(client: Client, site: str, ref: str) -> Person:
     raise PersonError(409, f"anonymous id {ident!r} {why}", persons)
 
 
-def event_condition(person: Person, columns: frozenset[str] | None = None) -> tuple[str, dict[str, Any]]:
+def event_condition(person: Person, columns: frozenset[str] | None = None,
+                    exprs: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
     """WHERE clause (and parameters) selecting the person's events in footpath.events, or
-    in another table with the named columns (None: footpath.events)."""
+    in another table with the named columns (None: footpath.events); `exprs` spells a
+    column differently (e.g. a JSON extract from a stored row)."""
     cols = columns or frozenset({"user_id", "anonymous_id", "previous_id", "timestamp"})
+    e = {c: c for c in ("user_id", "anonymous_id", "previous_id")} | (exprs or {})
     params: dict[str, Any] = {"id_site": person.site_id}
     parts = []
     if person.user_ids and "user_id" in cols:
         params["id_users"] = person.user_ids
-        parts.append("user_id IN {id_users:Array(String)}")
+        parts.append(f"{e['user_id']} IN {{id_users:Array(String)}}")
         if "previous_id" in cols:
-            parts.append("previous_id IN {id_users:Array(String)}")
+            parts.append(f"{e['previous_id']} IN {{id_users:Array(String)}}")
     if person.ranges and {"user_id", "anonymous_id", "timestamp"} <= cols:
         params["id_anons"] = sorted({r[0] for r in person.ranges})
         params["id_ranges"] = person.ranges
         ms = "toUnixTimestamp64Milli(timestamp)" if columns is None else "toUnixTimestamp64Milli(toDateTime64(timestamp, 3))"
-        parts.append("(user_id = '' AND anonymous_id IN {id_anons:Array(String)} AND arrayExists(r -> r.1 = anonymous_id "
-                     f"AND {ms} BETWEEN r.2 AND r.3, {{id_ranges:Array(Tuple(String, Int64, Int64))}}))")
+        parts.append(f"({e['user_id']} = '' AND {e['anonymous_id']} IN {{id_anons:Array(String)}} "
+                     f"AND arrayExists(r -> r.1 = {e['anonymous_id']} AND {ms} BETWEEN r.2 AND r.3, "
+                     "{id_ranges:Array(Tuple(String, Int64, Int64))}))")
     if not parts:
         return "0", params
     return "site_id = {id_site:String} AND (" + " OR ".join(parts) + ")", params

@@ -31,8 +31,13 @@ log = logging.getLogger("footpath.identity")
 PERSON_DICT = "footpath.identity_person_dict"
 KNOWN_PAIRS_MAX = 200_000  # hashed (site, anonymous id, user id) -> earliest timestamp seen
 QUEUE_MAX = 64  # batches waiting to be read; beyond, reload without reading them
-GAUGE_EVERY_S = 60.0  # recount shared devices at least this often
-GAUGE_AFTER_S = 2.0  # ... and this soon after a reload (at most once per this interval)
+PERIODIC_S = 60.0  # this often: reload if links changed behind our back, recount shared devices
+GAUGE_AFTER_S = 2.0  # recount shared devices this soon after a reload (at most once per interval)
+
+# Changes whenever links, aliases or canonical rows are written (by anyone).
+SIGNATURE_SQL = ("SELECT (SELECT (count(), max(last_seen)) FROM footpath.identity_links), "
+                 "(SELECT (count(), max(first_seen)) FROM footpath.identity_merges), "
+                 "(SELECT (count(), max(generation)) FROM footpath.identity_canonical)")
 
 SHARED_DEVICES_SQL = """
 SELECT toString(site_id), persons, count() FROM (
@@ -61,6 +66,8 @@ class IdentityService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_gauge = 0.0
+        self._last_periodic = time.monotonic()
+        self._signature: Any = None  # SIGNATURE_SQL as of the last reload
         self._gauge_due = 0.0  # monotonic time of a recount owed after a reload; 0: none
         self.started = threading.Event()  # start-up done: view checked, canonical synced, reloaded
         self.last_error = ""
@@ -139,7 +146,7 @@ class IdentityService:
         while not self._stop.is_set():
             with self._cond:
                 if self._done == self._requested:
-                    due = self._gauge_due or self._last_gauge + GAUGE_EVERY_S
+                    due = self._gauge_due or self._last_periodic + PERIODIC_S
                     self._cond.wait(max(due - time.monotonic(), 0.01))
                 ticket = self._requested
                 payloads = list(self._queue)
@@ -160,7 +167,9 @@ class IdentityService:
                     self._reload = True
                 self._stop.wait(1.0)
             now = time.monotonic()
-            if now >= (self._gauge_due or self._last_gauge + GAUGE_EVERY_S):
+            if now >= self._last_periodic + PERIODIC_S:
+                self._safely(self.periodic)
+            elif self._gauge_due and now >= self._gauge_due:
                 self._safely(self.update_gauge)
 
     def _safely(self, fn: Any, *args: Any) -> bool:
@@ -174,12 +183,25 @@ class IdentityService:
             return False
 
     def _start_up(self) -> None:
-        client = self.store.admin()
-        ensure_view_columns(client)
-        canonical.sync(client)
-        client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICT}")
-        self.update_gauge()
+        ensure_view_columns(self.store.admin())
+        self.refresh_now()
         self.started.set()
+
+    def _reload_dict(self, client: Any) -> None:
+        signature = client.query(SIGNATURE_SQL).result_rows
+        client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICT}")
+        self._signature = signature
+        self.reloads += 1
+
+    def periodic(self) -> None:
+        """Safety net for rows this process did not see inserted (another writer, a manual
+        INSERT): the embedded engine does not reload dictionaries by their LIFETIME."""
+        self._last_periodic = time.monotonic()
+        client = self.store.admin()
+        if client.query(SIGNATURE_SQL).result_rows != self._signature:
+            canonical.sync(client)
+            self._reload_dict(client)
+        self.update_gauge()
 
     def _scan(self, payloads: list[bytes | None]) -> tuple[bool, set[str]]:
         """Did these rows bring a new link or an alias?  (sites with aliases)"""
@@ -220,8 +242,7 @@ class IdentityService:
         if merge_sites:
             canonical.sync(client, merge_sites)
         if reload:
-            client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICT}")
-            self.reloads += 1
+            self._reload_dict(client)
             if not self._gauge_due:
                 self._gauge_due = max(time.monotonic(), self._last_gauge + GAUGE_AFTER_S)
 
@@ -229,7 +250,7 @@ class IdentityService:
         """Synchronous full refresh (erasure): canonical map of every site, then reload."""
         client = self.store.admin()
         canonical.sync(client)
-        client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICT}")
+        self._reload_dict(client)
         self.update_gauge()
 
     def update_gauge(self) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import secrets
 
+import orjson
 import pytest
 
 from collector import cli
 from tests.conftest import ADMIN
-from tests.identity.conftest import api, fresh, msg, post, view_persons
+from tests.identity.conftest import api, at, fresh, msg, post, view_persons
 
 
 def counts(server, ids: list[str]) -> dict[str, int]:
@@ -128,6 +129,24 @@ def test_rows_keyed_by_the_ids_in_other_tables_are_erased_too(server, ch, sarah)
         assert r.json()["deleted"]["other"][table] == 2
         left = ch.query(f"SELECT n FROM footpath.{table} ORDER BY n").result_rows
         assert left == [(3,), (4,)]
+    finally:
+        ch.command(f"DROP TABLE footpath.{table}")
+
+
+def test_events_kept_whole_as_json_rows_are_erased_too(server, ch, sarah):
+    """A table keeping whole footpath.events rows as JSON (like the quarantine)."""
+    table = "zz_identity_rows_" + secrets.token_hex(3)
+    ch.command(f"CREATE TABLE footpath.{table} (site_id String, message_id String, timestamp DateTime64(3, 'UTC'), "
+               "row String) ENGINE = MergeTree ORDER BY site_id")
+    try:
+        phone = sarah["ids"][2]
+        rows = [("a", phone, "", 0), ("b", "", "sarah", 1), ("c", phone, "olivia", 2), ("d", "x", "", 3)]
+        ch.insert(f"footpath.{table}", [[server.site.id, m, at(t), orjson.dumps({"anonymous_id": a, "user_id": u}).decode()]
+                                        for m, a, u, t in rows], column_names=["site_id", "message_id", "timestamp", "row"])
+        r = api(server, "DELETE", server.site.id, "sarah")
+        assert r.status_code == 200, r.text
+        assert r.json()["deleted"]["other"][table] == 2
+        assert ch.query(f"SELECT message_id FROM footpath.{table} ORDER BY message_id").result_rows == [("c",), ("d",)]
     finally:
         ch.command(f"DROP TABLE footpath.{table}")
 

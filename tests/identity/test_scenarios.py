@@ -7,7 +7,7 @@ import secrets
 import time
 
 from tests.identity import model
-from tests.identity.conftest import funnel, msg, post, view_persons
+from tests.identity.conftest import at, funnel, msg, post, view_persons
 
 STEPS = ["Product Viewed", "Product Added", "Order Completed"]
 
@@ -151,3 +151,16 @@ def test_two_logins_on_the_same_millisecond_are_ordered_by_user_id(server):
     assert got == model.persons(_as_model(logins + events))
     # (first_seen, user_id) orders links: before both, the first (amy); from then on, the latest (zed).
     assert [got[m["messageId"]] for m in events] == ["u:amy", "u:zed"]
+
+
+def test_rows_written_behind_the_collectors_back_are_picked_up(server, ch):
+    """The periodic check reloads when links changed without passing through this process."""
+    anon = "direct-" + secrets.token_hex(4)
+    post(server, [msg("track", 0, anon=anon, event="Viewed")])
+    assert set(view_persons(server).values()) == {"a:" + anon}
+    ch.insert("footpath.events", [["direct-" + secrets.token_hex(4), server.site.id, "identify", at(5), at(5), anon,
+                                   "behind", "server"]],
+              column_names=["message_id", "site_id", "type", "timestamp", "received_at", "anonymous_id", "user_id",
+                            "source"])
+    server.collector.identity.periodic()
+    assert set(view_persons(server).values()) == {"u:behind"}
