@@ -116,8 +116,8 @@ const route = (m) => {
     dropped += bounded(buf, m, PENDING_CAP)
     set(ss, 'fp_p', buf)
   } else if (cfg.aggregate_when_denied && m.type == 'page') {
-    // Cookieless aggregate ping: no ids, no session, nothing stored, no retry.
-    delete m.context.pageViewId
+    // Cookieless aggregate ping: no ids, no session, nothing stored, no retry (the
+    // page-view id is random per view and kept nowhere).
     m.context.consent = { analytics: DENIED }
     ;(m = hook(m)) && N.sendBeacon(api + 'batch', JSON.stringify({ batch: [m], sentAt: iso(), writeKey: key }))
   }
@@ -359,7 +359,8 @@ const init = (c) => {
   if (state == DENIED) wipe()
   if (cfg.autocapture)
     if (COMPILE_AUTOCAPTURE) autocapture((e, p) => emit('track', { event: e, properties: p }))
-    else D.head.appendChild(D.createElement('script')).src = new URL('t/ac.js', S.src)
+    // t/ac.js beside t.js, also from a variant served at t/NAME.js
+    else D.head.appendChild(D.createElement('script')).src = S.src.replace(/(\/t)?\/[^/]*$/, '/t/ac.js')
   hold.map(put)
   // Cached for the tab, unless the visitor said no: then nothing is stored.
   state != DENIED && c.site && set(ss, 'fp_c', c)
@@ -384,7 +385,7 @@ safe(() => {
   qp = QP + key + '.'
   api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
   W.footpath = safe(call)
-  W.footpath.v = VERSION
+  W.footpath.v = 1 // marks the real function: a second copy of the tag steps aside
   moved()
   for (const a of f?.q || []) W.footpath(...a)
   const c = get(ss, 'fp_c')
@@ -408,11 +409,13 @@ safe(() => {
   }
   on('popstate', moved)
   COMPILE_HASH && on('hashchange', moved)
-  on('pageshow', (e) => e.persisted && ((lastKey = 0), moved(), flush()))
+  // bfcache restore: a new page view (the queue is resent on visibilitychange)
+  on('pageshow', (e) => e.persisted && ((lastKey = 0), moved()))
   on('pagehide', hidden)
   on('visibilitychange', () => (D.hidden ? hidden() : busy || (q.map((x) => (x.f = 0)), flush())))
   if (COMPILE_ENGAGE) {
-    for (const t of ['mousemove', 'keydown', 'touchstart', 'scroll', 'focus', 'blur', 'visibilitychange']) on(t, act)
+    // Input that counts as activity (a tap on a touch screen also fires mousemove).
+    for (const t of ['mousemove', 'keydown', 'scroll', 'focus', 'blur', 'visibilitychange']) on(t, act)
     on('scroll', scrolled)
   }
 })()

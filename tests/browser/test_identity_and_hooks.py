@@ -151,3 +151,23 @@ def test_the_tag_never_throws_into_the_page(live_collector, tab_factory):
     # Without storage the tag still sends, from memory.
     wait_rows(lc, 1, "event = 'Still Works'")
     assert tab.errors == []
+
+
+def test_build_variants_work_in_the_browser(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"autocapture": True, "consent_default": "granted"})
+    for variant, captures in (("full", True), ("lite", True)):
+        tab = tab_factory(lc.url)
+        tab.open(f"/__fixtures__/variant-{variant}.html")
+        tab.wait_tag()
+        tab.sleep(0.5)
+        tab.page.click("#file")
+        tab.js(f"() => footpath('track', 'Variant {variant}')")
+        wait_rows(lc, 1, f"event = 'Variant {variant}'")
+        scripts = tab.js("() => [...document.scripts].map((s) => s.src).filter(Boolean)")
+        if variant == "full":  # autocapture built in: nothing more to load
+            assert not any(s.endswith("/t/ac.js") for s in scripts)
+        else:  # lite still loads the module when the site asks for it
+            assert any(s.endswith("/t/ac.js") for s in scripts)
+        assert len(rows(lc, f"event = 'File Downloaded' AND url LIKE '%variant-{variant}%'")) == (1 if captures else 0)
+        assert len(rows(lc, f"type = 'page' AND path = '/__fixtures__/variant-{variant}.html'")) == 1
+        assert tab.errors == []
