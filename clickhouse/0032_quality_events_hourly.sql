@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS footpath.quality_events_hourly{on_cluster}
     event      String,
     source     LowCardinality(String),
     events     UInt64 COMMENT 'messages received (stored or quarantined)',
-    checked    UInt64 COMMENT 'checked against a plan',
+    checked    UInt64 COMMENT 'checked against a schema of the plan (planned, or unplanned track)',
     violating  UInt64 COMMENT 'with at least one violation',
     unplanned  UInt64 COMMENT 'track events not named by the plan',
     blocked    UInt64 COMMENT 'sent to footpath.quarantine'
@@ -34,7 +34,7 @@ AS SELECT
     event,
     source,
     count() AS events,
-    countIf(plan_version > 0) AS checked,
+    countIf(plan_status IN ('planned', 'unplanned')) AS checked,
     countIf(notEmpty(violations)) AS violating,
     countIf(plan_status = 'unplanned') AS unplanned,
     toUInt64(0) AS blocked

@@ -20,9 +20,11 @@ Rules
                   expected count is under min_expected.
   stopped         no event since some hour while the same hours of the previous days
                   (mean of up to 7) add up to >= stopped_expected (P(0) <= e^-10).
-  site_dip        the site's total is low (drop or stopped) and so are at least
-                  site_dip_share of the events judged: one finding for the site, which
-                  covers (replaces) the per-event volume findings.
+  site_dip        an event (or the total) is low, the site's total is under dip_ratio of
+                  its expected count, and at least site_dip_share of the events judged
+                  are down together (low, or under dip_ratio of their own expected
+                  count): one finding for the site, which covers (replaces) their
+                  per-event volume findings.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class AlertConfig:
     stopped_expected: float = 10.0
     min_history_days: int = 7
     site_dip_share: float = 0.5
+    dip_ratio: float = 0.65
 
 
 @dataclass(frozen=True)
@@ -161,12 +164,12 @@ def _violations(key: str, s: Series, cur: int, f: float, cfg: AlertConfig) -> Fi
                    f"hour (at least {bound:.1%} at 95 % confidence; threshold {cfg.violation_threshold:.0%})", d)
 
 
-def _volume_finding(key: str, s: Series, cur: int, f: float, cfg: AlertConfig) -> Finding | None:
+def _volume_finding(key: str, s: Series, cur: int, f: float, cfg: AlertConfig,
+                    v: dict[str, Any] | None) -> Finding | None:
     st = _stopped(s, cur, f, cfg)
     if st is not None:
         return Finding("stopped", key, f"{label(key)}: no events since {st['since'][:16].replace('T', ' ')} UTC, "
                                        f"about {st['expected']:.0f} expected by now", st)
-    v = _volume(s, cur, f, cfg)
     if v is None or v["kind"] is None:
         return None
     word = "below" if v["kind"] == "volume_drop" else "above"
@@ -180,29 +183,38 @@ def evaluate(series: dict[str, Series], now: datetime, cfg: AlertConfig = AlertC
     f = (now.timestamp() - cur * 3600) / 3600
     out: list[Finding] = []
     volume: dict[str, Finding] = {}
-    judged = 0
+    ratios: dict[str, float] = {}  # observed / expected of every event whose volume is judged
+    total: Series = {}
     for key in sorted(series):
         s = series[key]
+        for h, (e, c, b) in s.items():
+            te, tc, tb = total.get(h, (0.0, 0.0, 0.0))
+            total[h] = (te + e, tc + c, tb + b)
         vf = _violations(key, s, cur, f, cfg)
         if vf is not None:
             out.append(vf)
-        fv = _volume_finding(key, s, cur, f, cfg)
+        v = _volume(s, cur, f, cfg)
+        if v is not None and v["expected"] >= cfg.min_expected:
+            ratios[key] = v["observed"] / v["expected"]
+        fv = _volume_finding(key, s, cur, f, cfg, v)
         if fv is not None:
             volume[key] = fv
-        if fv is not None or (_volume(s, cur, f, cfg) or {}).get("expected", 0) >= cfg.min_expected:
-            judged += 1
-    total: Series = {}
-    for s in series.values():
-        for h, (e, c, v) in s.items():
-            te, tc, tv = total.get(h, (0.0, 0.0, 0.0))
-            total[h] = (te + e, tc + c, tv + v)
-    site = _volume_finding("*", total, cur, f, cfg)
-    low = sorted(k for k, x in volume.items() if x.kind in ("volume_drop", "stopped"))
-    if site is not None and site.kind in ("volume_drop", "stopped") and (
-            not judged or len(low) >= cfg.site_dip_share * judged):
-        d = {**site.details, "events_low": len(low), "events_judged": judged}
-        out.append(Finding("site_dip", "*", f"the whole site is low: {site.summary.split(': ', 1)[1]}; "
-                                            f"{len(low)} of {judged} events affected", d, tuple(low)))
-        volume = {k: x for k, x in volume.items() if k not in low}
+    tv = _volume(total, cur, f, cfg)
+    site = _volume_finding("*", total, cur, f, cfg, tv)
+    low = {k for k, x in volume.items() if x.kind in ("volume_drop", "stopped")}
+    # Events of one site cross their own alarms minutes apart in an outage (the busiest
+    # first): call it a site dip as soon as one event (or the total) is low and most
+    # events are down together, by ratio, before each has crossed its own alarm.
+    dipping = low | {k for k, r in ratios.items() if r <= cfg.dip_ratio}
+    site_low = site is not None and site.kind in ("volume_drop", "stopped")
+    site_down = bool(tv) and tv["expected"] > 0 and tv["observed"] <= cfg.dip_ratio * tv["expected"]
+    if (low or site_low) and site_down and (len(ratios) >= 2 or not ratios) and \
+            len(dipping) >= cfg.site_dip_share * max(len(ratios), 1):
+        d = {**(tv or {}), "kind": "site_dip", "events_low": len(dipping), "events_judged": len(ratios)}
+        obs, exp = (tv or {}).get("observed", 0), (tv or {}).get("expected", 0)
+        out.append(Finding("site_dip", "*", f"the whole site is low: {obs:.0f} events in the last hour, expected "
+                                            f"about {exp:.0f}; {len(dipping)} of {len(ratios)} events affected",
+                           d, tuple(sorted(dipping))))
+        volume = {k: x for k, x in volume.items() if k not in dipping}
     out.extend(volume[k] for k in sorted(volume))
     return out

@@ -75,9 +75,9 @@ function render(doc) {
   const rows = []
   for (const e of doc.events) {
     const key = `${e.type}:${e.event}`
-    const plan = e.planned == null ? '–' : e.planned ? 'planned' : 'unplanned'
+    const plan = e.planned == null ? '–' : e.planned ? 'planned' : e.type === 'track' ? 'unplanned' : 'no schema'
     const tr = el('tr', { class: 'event', 'data-event': key },
-      el('td', { 'data-k': 'label' }, e.label), el('td', { 'data-k': 'planned', class: e.planned === false ? 'bad' : '' }, plan),
+      el('td', { 'data-k': 'label' }, e.label), el('td', { 'data-k': 'planned', class: plan === 'unplanned' ? 'bad' : '' }, plan),
       el('td', { class: 'n', 'data-k': 'events' }, int(e.events)),
       el('td', { class: 'n ' + (e.violation_rate > 0.05 ? 'bad' : ''), 'data-k': 'violation_rate' }, pct(e.violation_rate)),
       el('td', { class: 'n', 'data-k': 'unplanned' }, int(e.unplanned)),
