@@ -8,7 +8,11 @@ first time for a known pair, or a server-side alias -- it recomputes the canonic
 the sites that got an alias (identity.canonical) and reloads footpath.identity_person_dict.
 Reloads coalesce: however many batches arrive during one reload, one more follows.
 
-``wait_fresh()`` blocks until everything inserted so far is reflected (tests, erasure).
+``wait_fresh()`` blocks until everything inserted so far is reflected: it waits for the
+writer to drain, then asks for a reload that also re-syncs the canonical map of every site
+whose aliases changed (found from the tables, not from the hook, so it cannot race the
+writer's callbacks).  A check every minute does the same for rows written behind the
+collector's back; the embedded engine does not reload dictionaries by their LIFETIME.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ PERIODIC_S = 60.0  # this often: reload if links changed behind our back, recoun
 GAUGE_AFTER_S = 2.0  # recount shared devices this soon after a reload (at most once per interval)
 
 # Changes whenever links, aliases or canonical rows are written (by anyone).
+MERGE_SIGNATURES_SQL = ("SELECT toString(site_id), count(), max(first_seen), sum(messages) "
+                        "FROM footpath.identity_merges GROUP BY site_id")
 SIGNATURE_SQL = ("SELECT (SELECT (count(), max(last_seen)) FROM footpath.identity_links), "
                  "(SELECT (count(), max(first_seen)) FROM footpath.identity_merges), "
                  "(SELECT (count(), max(generation)) FROM footpath.identity_canonical)")
@@ -63,6 +69,8 @@ class IdentityService:
         self._done = 0
         self._merge_sites: set[str] = set()
         self._reload = False
+        self._check = False  # find the sites whose aliases changed from the tables
+        self._merge_sig: dict[str, Any] = {}  # MERGE_SIGNATURES_SQL per site as of the last sync
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_gauge = 0.0
@@ -88,7 +96,8 @@ class IdentityService:
     # -- hooks -----------------------------------------------------------------------------
     def after_insert(self, batch: Any) -> None:
         """Writer hook (writer thread): queue the rows, never block."""
-        payload = getattr(batch, "payload", b"")
+        payloads = getattr(batch, "payloads", None)
+        payload = payloads.get("footpath.events", b"") if isinstance(payloads, dict) else getattr(batch, "payload", b"")
         if not payload:
             return
         with self._cond:
@@ -100,11 +109,14 @@ class IdentityService:
             self._requested += 1
             self._cond.notify_all()
 
-    def request(self, merge_sites: set[str] | frozenset[str] = frozenset(), reload: bool = True) -> int:
-        """Ask for a canonical recomputation (of merge_sites) and a reload; returns a ticket."""
+    def request(self, merge_sites: set[str] | frozenset[str] = frozenset(), reload: bool = True,
+                check: bool = False) -> int:
+        """Ask for a canonical recomputation (of merge_sites, and with check of every site
+        whose aliases changed) and a reload; returns a ticket."""
         with self._cond:
             self._merge_sites |= set(merge_sites)
             self._reload = self._reload or reload
+            self._check = self._check or check
             self._requested += 1
             self._cond.notify_all()
             return self._requested
@@ -119,14 +131,9 @@ class IdentityService:
         deadline = time.monotonic() + timeout
         if not self.started.wait(timeout):
             return False
-        if self.writer is not None:
-            if not self.writer.wait_idle(timeout):
-                return False
-            # The writer commits, then runs its hooks: let a hook in flight land.
-            seen = -1
-            while seen != self.writer.inserted_rows and time.monotonic() < deadline:
-                seen = self.writer.inserted_rows
-                time.sleep(0.02)
+        if self.writer is not None and not self.writer.wait_idle(timeout):
+            return False
+        self.request(check=True)
         with self._cond:
             target = self._requested
             while self._done < target:
@@ -153,11 +160,12 @@ class IdentityService:
                 self._queue.clear()
                 merge_sites, self._merge_sites = self._merge_sites, set()
                 reload, self._reload = self._reload, False
+                check, self._check = self._check, False
             if self._stop.is_set():
                 return
             new_links, alias_sites = self._scan(payloads)
             merge_sites |= alias_sites
-            if self._safely(self._refresh, merge_sites, reload or new_links or bool(merge_sites)):
+            if self._safely(self._refresh, merge_sites, reload or new_links or bool(merge_sites), check):
                 with self._cond:
                     self._done = max(self._done, ticket)
                     self._cond.notify_all()
@@ -165,6 +173,7 @@ class IdentityService:
                 with self._cond:
                     self._merge_sites |= merge_sites
                     self._reload = True
+                    self._check = self._check or check
                 self._stop.wait(1.0)
             now = time.monotonic()
             if now >= self._last_periodic + PERIODIC_S:
@@ -197,10 +206,8 @@ class IdentityService:
         """Safety net for rows this process did not see inserted (another writer, a manual
         INSERT): the embedded engine does not reload dictionaries by their LIFETIME."""
         self._last_periodic = time.monotonic()
-        client = self.store.admin()
-        if client.query(SIGNATURE_SQL).result_rows != self._signature:
-            canonical.sync(client)
-            self._reload_dict(client)
+        if self.store.admin().query(SIGNATURE_SQL).result_rows != self._signature:
+            self._refresh(set(), True, True)
         self.update_gauge()
 
     def _scan(self, payloads: list[bytes | None]) -> tuple[bool, set[str]]:
@@ -237,10 +244,16 @@ class IdentityService:
                         known[k] = ts
         return new_links, alias_sites
 
-    def _refresh(self, merge_sites: set[str], reload: bool) -> None:
+    def _refresh(self, merge_sites: set[str], reload: bool, check: bool = False) -> None:
         client = self.store.admin()
+        if check:
+            sigs = dict((r[0], r[1:]) for r in client.query(MERGE_SIGNATURES_SQL).result_rows)
+            merge_sites = merge_sites | {site for site in sigs.keys() | self._merge_sig.keys()
+                                         if sigs.get(site) != self._merge_sig.get(site)}
         if merge_sites:
             canonical.sync(client, merge_sites)
+        if check:
+            self._merge_sig = sigs  # read before the sync: an alias landing meanwhile is synced next time
         if reload:
             self._reload_dict(client)
             if not self._gauge_due:
@@ -249,7 +262,9 @@ class IdentityService:
     def refresh_now(self) -> None:
         """Synchronous full refresh (erasure): canonical map of every site, then reload."""
         client = self.store.admin()
+        sigs = dict((r[0], r[1:]) for r in client.query(MERGE_SIGNATURES_SQL).result_rows)
         canonical.sync(client)
+        self._merge_sig = sigs
         self._reload_dict(client)
         self.update_gauge()
 
