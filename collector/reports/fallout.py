@@ -40,44 +40,44 @@ OTHER = "(other)"
 NONE = "(none)"
 
 
-def chain_exprs(n: int, window: int, strict: bool) -> list[str]:
-    """Column definitions (over sorted arrays ts, ms and length nn) ending in `ch`: the
-    positions of the chosen chain, and `alvl`, its level.  Of every step-1 start the greedy
-    chain (each next step at its earliest) is followed; the start with the highest level,
-    then the earliest last step, then the latest start wins -- the chain whose last step
-    happens first.  Strict mode: the steps must be consecutive positions."""
-    cols = ["arrayEnumerate(ms) AS ix",
-            "arrayFilter((i, x) -> bitTest(x, 0), ix, ms) AS p1"]
-    ok = []
+def chain_layers(n: int, window: int, strict: bool) -> list[list[str]]:
+    """Column definitions, layer by layer (each layer one SELECT over the previous, so no
+    expression is substituted into the next and planning stays linear), over sorted arrays
+    ts, ms of length nn, ending in `ch` (positions of the chosen chain) and `alvl` (its
+    level).  Every step-1 start is followed greedily (each next step at its earliest); the
+    start with the highest level, then the earliest last step, then the latest start wins:
+    the chain whose last step happens first.  Strict mode: steps at consecutive positions."""
+    layers = [["arrayEnumerate(ms) AS ix"], ["arrayFilter((i, x) -> bitTest(x, 0), ix, ms) AS p1"]]
+    if not strict:
+        layers.append([f"arrayPushBack(arrayReverseFill(v -> v <= nn, arrayMap((x, i) -> if(bitTest(x, {k - 1}), i, "
+                       f"nn + 1), ms, ix)), nn + 1) AS nx{k}" for k in range(2, n + 1)])
     for k in range(2, n + 1):
         if strict:
-            cols.append(f"arrayMap(p -> p + {k - 1}, p1) AS p{k}")
+            pk = f"arrayMap(p -> p + {k - 1}, p1) AS p{k}"
         else:
-            cols.append(f"arrayPushBack(arrayReverseFill(v -> v <= nn, arrayMap((x, i) -> if(bitTest(x, {k - 1}), i, "
-                        f"nn + 1), ms, ix)), nn + 1) AS nx{k}")
-            cols.append(f"arrayMap(p -> if(p > nn, p, nx{k}[p + 1]), p{k - 1}) AS p{k}")
+            pk = f"arrayMap(p -> if(p > nn, p, nx{k}[p + 1]), p{k - 1}) AS p{k}"
         test = f"bitTest(ms[q], {k - 1}) AND " if strict else ""
-        cols.append(f"arrayMap((q, s) -> q <= nn AND {test}ts[q] <= ts[s] + {window}, p{k}, p1) AS ok{k}")
-        ok.append(f"ok{k}")
-    # level of each start: 1 + number of leading true ok_k (window failures end the chain)
-    levels = "1"
-    acc = ""
+        layers.append([pk])
+        layers.append([f"arrayMap((q, s) -> q <= nn AND {test}ts[q] <= ts[s] + {window}, p{k}, p1) AS ok{k}"])
+    # level of each start: 1 + the number of leading steps reached in time
+    levels, acc = "1", ""
     for k in range(2, n + 1):
         acc = f"o{k}" if not acc else f"{acc} AND o{k}"
         levels += f" + ({acc})"
-    args = ", ".join(f"o{k}" for k in range(2, n + 1))
     if n >= 2:
-        cols.append(f"arrayMap(({args}) -> toUInt64({levels}), {', '.join(ok)}) AS lv")
+        args = ", ".join(f"o{k}" for k in range(2, n + 1))
+        oks = ", ".join(f"ok{k}" for k in range(2, n + 1))
+        layers.append([f"arrayMap(({args}) -> toUInt64({levels}), {oks}) AS lv"])
     else:
-        cols.append("arrayMap(p -> toUInt64(1), p1) AS lv")
-    comp = "p1"
+        layers.append(["arrayMap(p -> toUInt64(1), p1) AS lv"])
+    comp = "p1"  # the position of each start's last step
     for k in range(2, n + 1):
         comp = f"arrayMap((l, a, b) -> if(l >= {k}, b, a), lv, {comp}, p{k})"
-    cols.append(f"arrayMax(arrayMap((l, c, s) -> l * 1099511627776 + (1048575 - c) * 1048576 + s, lv, {comp}, p1)) AS sc")
-    cols.append("toUInt8(intDiv(sc, 1099511627776)) AS alvl")
-    cols.append("indexOf(p1, sc % 1048576) AS cj")
-    cols.append("[" + ", ".join(f"p{k}[cj]" for k in range(1, n + 1)) + "] AS ch")
-    return cols
+    layers.append([f"arrayMax(arrayMap((l, c, s) -> l * 1099511627776 + (1048575 - c) * 1048576 + s, lv, {comp}, p1)) "
+                   "AS sc"])
+    layers.append(["toUInt8(intDiv(sc, 1099511627776)) AS alvl", "indexOf(p1, sc % 1048576) AS cj"])
+    layers.append(["[" + ", ".join(f"p{k}[cj]" for k in range(1, n + 1)) + "] AS ch"])
+    return layers
 
 
 def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
@@ -118,14 +118,18 @@ def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, 
     inner = (f"SELECT {container} AS c, {level_agg}groupArray(t) AS ts_, groupArray(m) AS ms_, "
              f"argMinIf({bd_expr}, t, bitTest(m, 0)) AS bd "
              f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
-    chain = chain_exprs(n, window, strict)
     level = "alvl" if strict else "wf_level"
     keep = "1" if strict else "wf_level >= 2"  # chains only where a step was continued
+    rows_sql = (f"SELECT {level.replace('alvl', '0')} AS lvl0, bd, if({keep}, arraySort(ts_), []) AS ts, "
+                f"if({keep}, arrayMap(x -> x.2, arraySort(arrayZip(ts_, ms_))), []) AS ms FROM ({inner})")
+    carry = ["lvl0", "bd", "ts", "ms"]
+    for layer in [["length(ms) AS nn"], *chain_layers(n, window, strict)]:
+        rows_sql = f"SELECT {', '.join(carry)}, {', '.join(layer)} FROM ({rows_sql})"
+        carry += [d.rsplit(" AS ", 1)[1] for d in layer]
     times = [f"bitShiftRight(ts[ch[{j}]], {SEQ_BITS})" for j in range(1, n + 1)]
-    per_container = (
-        f"SELECT {level} AS lvl, bd, least(lvl, alvl) AS clvl, [{', '.join(times)}] AS tm FROM ("
-        f"SELECT *, if({keep}, arraySort(ts_), []) AS ts, if({keep}, arrayMap(x -> x.2, arraySort(arrayZip(ts_, ms_))), "
-        f"[]) AS ms, length(ms) AS nn, {', '.join(chain)} FROM ({inner})) WHERE lvl >= 1")
+    level = "alvl" if strict else "lvl0"
+    per_container = (f"SELECT {level} AS lvl, bd, least(lvl, alvl) AS clvl, [{', '.join(times)}] AS tm "
+                     f"FROM ({rows_sql}) WHERE lvl >= 1")
     counts = [f"countIf(lvl >= {k}) AS e{k}" for k in range(1, n + 1)]
     states = [f"quantileExactInclusiveIfState(0.5)(toInt64(tm[{k + 1}]) - toInt64(tm[{k}]), clvl >= {k + 1}) AS q{k}"
               for k in range(1, n)]
