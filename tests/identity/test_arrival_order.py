@@ -33,7 +33,7 @@ def _batches(data: st.DataObject, items: list) -> list[list]:
     return [order[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
-@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no slow shrinking
+@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no slow shrinking
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), spec=messages)
 def test_persons_do_not_depend_on_arrival_order(two_site_server, data, spec):
