@@ -32,6 +32,7 @@ class Writer:
         self.flush_rows = flush_rows
         self.flush_s = flush_ms / 1000
         self.wakeup = threading.Event()
+        self._busy = False
         self.flush_now = threading.Event()  # skip the flush_ms age wait (shutdown, admin flush)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,6 +96,13 @@ class Writer:
                 self._insert(batch)
 
     def _insert(self, batch: Batch) -> None:
+        self._busy = True  # until the after_insert hooks ran too: wait_idle counts them in
+        try:
+            self._insert_locked(batch)
+        finally:
+            self._busy = False
+
+    def _insert_locked(self, batch: Batch) -> None:
         self.reader.begin(batch)
         client = self.store.writer()
         t = time.perf_counter()
@@ -120,7 +128,8 @@ class Writer:
         self.flush_now.set()
         try:
             while time.monotonic() < deadline:
-                if self.healthy and self.reader.backlog_bytes() == 0 and not self.reader.inflight:
+                if (self.healthy and self.reader.backlog_bytes() == 0 and not self.reader.inflight
+                        and not self._busy):
                     return True
                 self.wakeup.set()
                 time.sleep(0.02)
