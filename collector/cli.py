@@ -209,6 +209,9 @@ def parser() -> argparse.ArgumentParser:
     from collector.reports.commands import add_commands as add_report_commands
 
     add_report_commands(sub, _api)  # report fallout|paths (collector/reports/commands.py)
+    from collector.attribution.commands import add_commands as add_attribution_commands
+
+    add_attribution_commands(sub, _api)  # report attribution (collector/attribution/commands.py)
     return p
 
 

@@ -69,6 +69,18 @@ def parse_channel_rules(raw: Any) -> tuple[ChannelRule, ...]:
     return tuple(rules)
 
 
+def needed_fields(kind: str, rules: tuple[ChannelRule, ...]) -> set[str]:
+    """The visit fields the channel expression of `kind` (and the rules) reads."""
+    fields = {"utm_source", "utm_medium", "click_id_type", "referrer_class"}
+    if kind == "utm_source":
+        fields.add("referrer_host")
+    elif kind == "utm_campaign":
+        fields.add("utm_campaign")
+    elif kind == "default":
+        fields.update(field for rule in rules for field, _ in rule.conditions)
+    return fields
+
+
 def default_channel_sql() -> str:
     f = VISIT_FIELDS
     return (f"footpath_default_channel({f['utm_source']}, {f['utm_medium']}, {f['click_id_type']}, "

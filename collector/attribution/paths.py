@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.attribution.channels import DIRECT, channel_sql
+from collector.attribution.channels import DIRECT, VISIT_FIELDS, channel_sql, needed_fields
 from collector.attribution.request import AttributionRequest
 from collector.attribution.steps import value_sql
 
@@ -73,6 +73,18 @@ def build_sql(req: AttributionRequest, rules: tuple[Any, ...]) -> tuple[str, dic
         value = value_sql("properties", "vp")
     else:
         value = "toFloat64(0)"
+    # The channel is computed once per distinct combination of the visit fields it reads (a
+    # scalar subquery: fields hash -> label), not once per visit: visits carry the hash of
+    # their first page view's fields (first by an Int64 key: page views first, then time).
+    wanted = [col for col in VISIT_FIELDS if col in needed_fields(req.channel, rules)]
+    fk = f"cityHash64({', '.join(f'toString({col})' for col in wanted)})"
+    firsts = ", ".join(f"any(toString({col})) AS {alias}" if col in wanted else f"'' AS {alias}"
+                       for col, alias in VISIT_FIELDS.items())
+    first = f"toUnixTimestamp64Milli(timestamp) + toInt64(type != 'page') * {1 << 62}"
+    in_range = ("site_id = {site:String} AND timestamp >= {lo:DateTime64(3)} AND timestamp < {to:DateTime64(3)} "
+                "AND NOT is_bot")
+    labels = (f"(SELECT tuple(groupArray(fk), groupArray({ch_expr})) FROM "
+              f"(SELECT {fk} AS fk, {firsts} FROM footpath.events WHERE {in_range} GROUP BY fk))")
     if req.container == "person":
         source, container, ok = "footpath.events_person", "person_key", "person_key != 0"
     else:
@@ -107,25 +119,22 @@ FROM (
     FROM (
         SELECT
             c,
-            arraySort(x -> (x.1, x.3), groupArrayIf(tuple(start, ch, sid), sid != '')) AS touches,
-            arraySort(x -> (x.1, x.3, x.2), arrayFlatten(groupArray(arrayMap(v -> tuple(v.1, v.2, sid), convs)))) AS cv
+            arrayMap(x -> tuple(x.1, x.3, x.2), arraySort(groupArrayIf(tuple(start, sid, ch), has_sid))) AS touches,
+            arraySort(arrayFlatten(groupArray(arrayMap(v -> tuple(v.1, v.2, sid), convs)))) AS cv
         FROM (
-            SELECT c, sid, start, {ch_expr} AS ch, convs
+            WITH {labels} AS labels
+            SELECT c, sid, has_sid, start, transform(fk, labels.1, labels.2, '') AS ch, convs
             FROM (
                 SELECT
                     {container} AS c,
-                    session_id AS sid,
+                    cityHash64(session_id) AS sid,
+                    session_id != '' AS has_sid,
                     toUnixTimestamp64Milli(min(timestamp)) AS start,
-                    argMin(tuple(utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer_host,
-                                 toString(referrer_class), toString(click_id_type)),
-                           tuple(type != 'page', timestamp)) AS f,
-                    f.1 AS t_src, f.2 AS t_med, f.3 AS t_camp, f.4 AS t_term, f.5 AS t_content,
-                    f.6 AS t_ref_host, f.7 AS t_ref_class, f.8 AS t_cid,
-                    groupArrayIf(tuple(toUnixTimestamp64Milli(timestamp), {value}), {req.conversion_sql}) AS convs
-                FROM {source}
-                WHERE site_id = {{site:String}} AND timestamp >= {{lo:DateTime64(3)}} AND timestamp < {{to:DateTime64(3)}}
-                  AND NOT is_bot AND {ok}
-                GROUP BY c, sid
+                    argMin({fk}, {first}) AS fk,
+                    groupArrayIf(tuple(toUnixTimestamp64Milli(timestamp), if(is_conv, {value}, 0.)), is_conv) AS convs
+                FROM (SELECT *, {req.conversion_sql} AS is_conv FROM {source})
+                WHERE {in_range} AND {ok}
+                GROUP BY c, session_id
             )
         )
         GROUP BY c

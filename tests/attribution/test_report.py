@@ -4,6 +4,11 @@ journeys the tests posted (channels, times and values known)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import orjson
 import pytest
 
 from tests.attribution.helpers import DAY, fresh, identify, iso, ok_report, page, post, report, track, uid
@@ -14,6 +19,7 @@ from tests.attribution.reference import (
     shapley_coalitions,
     shapley_rate_permutations,
 )
+from tests.conftest import ADMIN
 
 H = 3600.0
 RULES = [{"channel": "Partners", "utm_source": ["partner*", "globex"]},
@@ -22,7 +28,7 @@ RULES = [{"channel": "Partners", "utm_source": ["partner*", "globex"]},
 
 @pytest.fixture(scope="module")
 def env(env_factory):
-    return env_factory([{} for _ in range(9)] + [{"channel_rules": RULES}])
+    return env_factory([{} for _ in range(14)] + [{"channel_rules": RULES}])
 
 
 def credits(doc: dict, model: str) -> dict[str, list[float]]:
@@ -186,7 +192,7 @@ def test_later_conversion_starts_a_new_path(env):
 
 
 def test_channel_dimensions_and_site_rules(env):
-    plain, ruled = env.site(), env.free[-1]
+    plain, ruled = env.site(), env.free.pop()  # the last site has the channel rules
     d = -DAY
     for site in (plain, ruled):
         batch = journey(uid("a"), [(5 * d, "Paid Search"), (4 * d, "Organic Search"), (3 * d, "Email"),
@@ -268,3 +274,25 @@ def test_admin_token_required(env):
     assert r.status_code == 401
     r = report(env.server, token="wrong", site=env.free[0].id, conversion={"event": "Order Completed"})
     assert r.status_code == 401
+
+
+def test_cli_report_attribution(env):
+    site = env.site()
+    post(env.server, site, journey(uid("a"), [(-3 * DAY, "Email"), (-2 * DAY, "Referral")], [(-2 * DAY + 60, 25.0, 1)]))
+    fresh(env.server)
+    cmd = [sys.executable, "-m", "collector.cli", "--url", env.server.url, "report", "attribution", "--site", site.id,
+           "--conversion", "track:Order Completed", "--value-property", "revenue", "--models", "first_touch,linear",
+           "--from", iso(-10 * DAY), "--to", iso(DAY)]
+    environ = {**os.environ, "FOOTPATH_ADMIN_TOKEN": ADMIN}
+    environ.pop("FOOTPATH_CONFIG", None)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "1 conversions, value 25, 0 non-converting paths"
+    assert lines[2].split() == ["channel", "first", "linear"]
+    assert lines[3].split() == ["Email", "1.00", "0.50"] and lines[4].split() == ["Referral", "0.00", "0.50"]
+    assert "Email > Referral" in out.stdout
+    js = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=environ, timeout=120)
+    assert orjson.loads(js.stdout)["models"]["linear"]["Referral"] == {"conversions": 0.5, "value": 12.5}
+    bad = subprocess.run([*cmd[:-4], "--models", "magic"], capture_output=True, text=True, env=environ, timeout=120)
+    assert bad.returncode == 1 and "models" in bad.stderr
