@@ -29,8 +29,6 @@ SHARED_DEVICES = Gauge("footpath_shared_devices", "Anonymous ids linked to more 
                        ["site"], registry=REGISTRY)
 
 # Tracking plans and data quality (collector/plans, collector/quality).
-PLAN_CHECKED = Counter("footpath_plan_checked", "Messages checked against a tracking plan, by plan status",
-                       ["site", "status"], registry=REGISTRY)
 PLAN_VIOLATIONS = Counter("footpath_plan_violations", "Tracking-plan violations found, by rule", ["site", "rule"],
                           registry=REGISTRY)
 PLAN_BLOCKED = Counter("footpath_plan_blocked", "Messages sent to footpath.quarantine (plan_mode = block)",

@@ -11,9 +11,12 @@ deduplication token, from the same durable buffer record as the request's other 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from prometheus_client.core import CounterMetricFamily
 
 from collector.ops import metrics
 from collector.plans.check import Verdict, check, summary
@@ -23,7 +26,21 @@ if TYPE_CHECKING:
     from collector.pipeline import RequestContext, Services, Work
 
 QUARANTINE = "footpath.quarantine"
-_checked: dict[tuple[str, str], Any] = {}  # cached metric children: no label lookup per message
+# Per-message tally as plain ints (a prometheus Counter.inc takes a lock: ~3 us per call,
+# measured); exported at scrape time as footpath_plan_checked_total{site,status}.
+_checked: defaultdict[tuple[str, str], int] = defaultdict(int)
+
+
+class _CheckedCollector:
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        fam = CounterMetricFamily("footpath_plan_checked", "Messages checked against a tracking plan, by plan status",
+                                  labels=["site", "status"])
+        for (site, status), n in list(_checked.items()):
+            fam.add_metric([site, status], n)
+        yield fam
+
+
+metrics.REGISTRY.register(_CheckedCollector())
 
 
 def step_plan(rq: RequestContext, sv: Services, w: Work) -> None:
@@ -39,10 +56,7 @@ def step_plan(rq: RequestContext, sv: Services, w: Work) -> None:
     row = w.row
     row["plan_version"] = plan.version
     row["plan_status"] = v.status
-    child = _checked.get((site.id, v.status))
-    if child is None:
-        child = _checked[(site.id, v.status)] = metrics.PLAN_CHECKED.labels(site.id, v.status)
-    child.inc()
+    _checked[(site.id, v.status)] += 1
     if v.unplanned:
         row["unplanned_properties"] = v.unplanned
         if v.stripped is not None:

@@ -80,6 +80,8 @@ def test_block_quarantines_violating_and_unplanned_events_but_counts_them_accept
     metrics = httpx.get(srv.url + "/metrics").text
     assert f'footpath_plan_blocked_total{{site="{srv.site.id}"}} 2.0' in metrics
     assert f'footpath_plan_violations_total{{rule="minimum",site="{srv.site.id}"}} 1.0' in metrics
+    assert f'footpath_plan_checked_total{{site="{srv.site.id}",status="planned"}} 2.0' in metrics
+    assert f'footpath_plan_checked_total{{site="{srv.site.id}",status="unplanned"}} 1.0' in metrics
 
 
 def test_consent_applies_before_quarantine(server_factory, plan_file):

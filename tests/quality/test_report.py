@@ -104,3 +104,16 @@ def test_report_range_and_errors(loaded):
     assert get(site=srv.site.id, **{"from": "2024-02-01", "to": "2024-01-01"}).status_code == 400
     assert get(site=srv.site.id, **{"from": "2020-01-01", "to": "2024-01-01"}).status_code == 400
     assert httpx.get(srv.url + "/v1/quality", params={"site": srv.site.id}).status_code == 401
+
+
+def test_quality_cli_prints_the_report(loaded, monkeypatch, tmp_path, capsys):
+    from collector.cli import main
+
+    srv, msgs = loaded
+    monkeypatch.setenv("FOOTPATH_ADMIN_TOKEN", ADMIN)
+    assert main(["--url", srv.url, "--data-dir", str(tmp_path / "d"), "quality", "--site", srv.site.id]) == 0
+    out = capsys.readouterr().out
+    exp = expected_from(msgs)
+    blocked = exp["oc"]["blocked"] + exp["coupon"]["blocked"]
+    assert f"site {srv.site.id} " in out and f": {len(msgs)} events," in out and f"{blocked} blocked" in out
+    assert "enum currency x8" in out
