@@ -15,7 +15,7 @@ const W = window,
   PENDING_CAP = 100, // events held while consent is pending
   BATCH = 20, // events per POST
   EVERY = 1e3, // ms an event may wait for its batch
-  ACTIVE = 15e3 // ms after the last input that still count as engaged
+  ACTIVE = 1e4 // ms after the last input that still count as engaged
 
 let ls, ss
 try {
@@ -73,8 +73,8 @@ let cfg, // site settings, once loaded
   tab, // this tab's id, names its write-ahead queue
   before, // beforeSend hook
   pv, // page view id
-  page = { url: L.href, title: D.title, referrer: D.referrer }, // context.page of the current view
   ref = D.referrer, // referrer for the next page view
+  page = { url: L.href, title: D.title, referrer: ref }, // context.page of the current view
   lastKey, // route of the last page view
   lastAuto, // ... and whether the tag made it itself
   pend, // timer of an automatic page view waiting for the title to settle
@@ -258,7 +258,7 @@ const flush = (hidden) => {
       b.map(mark)
       fetch(api + 'batch', { method: 'POST', body: s, keepalive: s.length < 6e4 })
         .then(
-          (r) => [r.status, r.headers.get('Retry-After')],
+          (r) => [r.status, r.headers.get('retry-after')],
           () => [0]
         )
         .then(
@@ -316,10 +316,11 @@ const view = (auto, name, props) => {
   }
 }
 
-// A call that is not a page view first lets a waiting automatic page view out, so
-// that events follow the page view they belong to.
+// A call that is not a page view first lets a waiting automatic page view out (or,
+// replayed from the stub before any view, makes it), so that events follow the page
+// view they belong to.
 const emit = (type, o) => {
-  pend && view(1)
+  ;(pend || !pv) && view(1)
   put(msg(type, o))
 }
 
@@ -371,7 +372,7 @@ const call = (f, x, y) => {
   if (f == 'track') emit(f, { event: x, properties: y || {} })
   if (f == 'identify') emit(f, x != null && typeof x != 'object' ? { userId: x + '', traits: y || {} } : { traits: x || y || {} })
   if (f == 'group') emit(f, { groupId: x + '', traits: y || {} })
-  if (f == 'reset' || f == 'consent') put({ type: f, c: x })
+  if (f == 'reset' || f == 'consent') pend && view(1), put({ type: f, c: x })
   if (f == 'beforeSend') before = x
 }
 
@@ -386,8 +387,10 @@ safe(() => {
   api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
   W.footpath = safe(call)
   W.footpath.v = 1 // marks the real function: a second copy of the tag steps aside
-  moved()
+  // Calls made before the tag loaded, in order; then the automatic page view, unless
+  // the site's own page() has already counted this route.
   for (const a of f?.q || []) W.footpath(...a)
+  moved()
   const c = get(ss, 'fp_c')
   c
     ? init(c)

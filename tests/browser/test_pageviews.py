@@ -162,3 +162,21 @@ def test_bfcache_restore_counts_a_new_page_view(live_collector, tab_factory):
     assert paths == ["/__fixtures__/page.html", "/__fixtures__/next.html", "/__fixtures__/page.html"], restored
     views = rows(live_collector, "type = 'page'")
     assert len({v["page_view_id"] for v in views}) == 3
+
+
+def test_calls_right_after_load_follow_the_page_view_they_belong_to(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    # A track queued by the stub before the tag loads, and a consent manager that
+    # answers the moment the tag is there (inside the title-settling wait).
+    tab.context.add_init_script("""
+        window.footpath = function () { (footpath.q = footpath.q || []).push(arguments) }
+        footpath('track', 'Early Bird', {n: 1})
+    """)
+    tab.open("/__fixtures__/page.html")
+    tab.page.wait_for_function("() => window.footpath && window.footpath.v")
+    tab.js(GRANT)
+    got = wait_rows(live_collector, 3, "event != 'Page Engaged'")
+    assert [(r["type"], r["event"]) for r in got] == [
+        ("page", ""), ("track", "Early Bird"), ("track", "Consent Updated")]
+    assert got[0]["page_view_id"] == got[1]["page_view_id"] == got[2]["page_view_id"]
+    assert [r["seq"] for r in got] == [1, 2, 3]
