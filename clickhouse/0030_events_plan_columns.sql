@@ -17,3 +17,12 @@ ALTER TABLE footpath.events{on_cluster}
     ADD COLUMN IF NOT EXISTS violations Array(Tuple(rule String, property String, message String)),
     ADD COLUMN IF NOT EXISTS unplanned_properties Array(String),
     ADD COLUMN IF NOT EXISTS replayed Bool DEFAULT false;
+
+-- The cluster's Distributed table over footpath.events (0003) gets the same columns.
+-- @cluster-only
+ALTER TABLE footpath.events_all{on_cluster}
+    ADD COLUMN IF NOT EXISTS plan_version UInt32 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS plan_status LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS violations Array(Tuple(rule String, property String, message String)),
+    ADD COLUMN IF NOT EXISTS unplanned_properties Array(String),
+    ADD COLUMN IF NOT EXISTS replayed Bool DEFAULT false;
