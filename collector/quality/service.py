@@ -138,8 +138,12 @@ class QualityService:
             return
         base = time.time_ns()
         payload = b"\n".join(orjson.dumps(i.record(base + n)) for n, i in enumerate(changed))
-        self.store.admin().raw_insert("footpath.quality_incidents", None, insert_block=payload, fmt="JSONEachRow",
-                                      settings={"date_time_input_format": "best_effort"})
+        try:
+            self.store.admin().raw_insert("footpath.quality_incidents", None, insert_block=payload,
+                                          fmt="JSONEachRow", settings={"date_time_input_format": "best_effort"})
+        except Exception:
+            self.book.changed[:0] = changed  # stored on the next run, in order
+            raise
 
     def load_open_incidents(self) -> list[Incident]:
         assert self.store is not None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
+from collector.quality.service import QualityService
 from tests.conftest import ADMIN
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -34,6 +35,15 @@ def test_scheduled_alerts_reach_the_webhook_and_resolve(server_factory, ch, rece
     (firing,) = receiver.wait(1)
     assert (firing["state"], firing["kind"], firing["event"], firing["site"]) == (
         "firing", "volume_drop", "Checkout", site)
+    # A restarted collector reloads the open incident: the same condition does not page again.
+    deadline = time.time() + 10
+    while not ch.query("SELECT count() FROM footpath.quality_incidents FINAL WHERE site_id = {s:String} "
+                       "AND state = 'open'", parameters={"s": site}).result_rows[0][0]:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    restarted = QualityService(srv.settings, {site: srv.collector.sites[site]}, srv.collector.store, None)
+    assert restarted.run_once() == [] and restarted.last_error is None
+    assert [i.id for i in restarted.book.open.values()] == [firing["incident_id"]]
     put_hours(ch, site, ("track", "Checkout"), dict.fromkeys(recent, 90))  # summed: back to 100 an hour
     firing2, resolved = receiver.wait(2)
     assert firing2 == firing and resolved["state"] == "resolved"
