@@ -59,6 +59,18 @@ def split_record(payload: bytes) -> tuple[str, bytes]:
     return head[1:].decode(), rows
 
 
+def checkpoint_segment(directory: Path, series: str) -> int:
+    """The segment number the drain checkpoint last recorded for `series` (0: none)."""
+    path = Path(directory) / "checkpoint.json"
+    try:
+        import orjson
+
+        pos = orjson.loads(path.read_bytes()).get("positions", {}).get(series)
+    except (FileNotFoundError, ValueError):
+        return 0
+    return int(pos[0]) if pos else 0
+
+
 def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -123,8 +135,10 @@ class WriteAheadBuffer:
             os.close(self._lock_fd)
             raise RuntimeError(f"buffer series {series!r} in {self.dir} is in use by another process") from None
         existing = [n for s, n, _ in list_segments(self.dir) if s == series]
-        # Never append to a segment from a previous run: its tail may be torn.
-        self._number = (max(existing) + 1) if existing else 1
+        # Never append to a segment from a previous run (its tail may be torn), and never
+        # reuse a number the drain checkpoint has seen: drained segments are deleted, and a
+        # reused name would be read from the old segment's offset.
+        self._number = max([0, *existing, checkpoint_segment(self.dir, series)]) + 1
         self._fd = -1
         self._size = 0
         self._open_segment()
