@@ -1,5 +1,6 @@
-"""Markov chain attribution, solved exactly (no simulation: the same input gives the same
-credits on every run).
+"""Markov chain attribution, solved with linear algebra (no simulation: the same input gives
+the same credits on every run): LU up to DENSE_STATES states, above that the same linear
+system by sparse fixed-point iteration x <- r + Q x to a relative change under 1e-13.
 
 States: start, one state per observed tuple of the last k channels (order k; a path's
 first states hold fewer than k), and the absorbing conversion and null.  Consecutive
@@ -26,7 +27,9 @@ import numpy as np
 
 from collector.attribution.paths import PathData
 
-MAX_STATES = 3000
+DENSE_STATES = 1000  # up to here: LU (np.linalg.solve); above: sparse fixed-point iteration
+MAX_STATES = 200_000
+TOLERANCE = 1e-13
 
 
 class TooManyStates(ValueError):
@@ -35,10 +38,18 @@ class TooManyStates(ValueError):
 
 @dataclass
 class Chain:
-    q: np.ndarray  # (S+1, S+1) transient transition probabilities; index S is start
-    r: np.ndarray  # (S+1, 2): one-step conversion probability, and value per visit
+    """Transient states 0..S-1 (channel tuples) and S (start); Q as sparse edges."""
+
+    src: np.ndarray  # edge origin state
+    dst: np.ndarray  # edge target state
+    prob: np.ndarray  # transition probability
+    r: np.ndarray  # (S+1, 2): one-step conversion probability, and conversion value per visit
     contains: np.ndarray  # (channels, S+1) bool: state s holds channel c (start holds none)
     states: list[tuple[int, ...]]  # channel indices of each state, oldest first
+
+    @property
+    def size(self) -> int:
+        return len(self.r)
 
 
 def collapse(pd: PathData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,41 +75,59 @@ def build_chain(pd: PathData, order: int) -> Chain:
             prev[j:] = flat[:len(flat) - j] + 1
         code += np.where(pos >= j, prev, 0) * base ** j
     uniq, sid = np.unique(code, return_inverse=True)
-    n_states = len(uniq)
-    if n_states > MAX_STATES:
-        raise TooManyStates(f"{n_states} Markov states (limit {MAX_STATES}); lower markov_order "
+    n = len(uniq) + 1  # + start
+    if n - 1 > MAX_STATES:
+        raise TooManyStates(f"{n - 1} Markov states (limit {MAX_STATES}); lower markov_order "
                             "or use a coarser channel")
-    start = n_states
+    start = n - 1
     weight = pd.conv + pd.nulls
-    counts = np.zeros((n_states + 1, n_states + 1))
     first = pos == 0
-    np.add.at(counts, (np.full(int(first.sum()), start), sid[first]), weight[own[first]])
     same = own[1:] == own[:-1]
-    np.add.at(counts, (sid[:-1][same], sid[1:][same]), weight[own[1:][same]])
+    src = np.concatenate([np.full(int(first.sum()), start), sid[:-1][same]])
+    dst = np.concatenate([sid[first], sid[1:][same]])
+    w = np.concatenate([weight[own[first]], weight[own[1:][same]]])
+    edges, inv = np.unique(src * n + dst, return_inverse=True)
+    counts = np.bincount(inv.reshape(-1), weights=w, minlength=len(edges))
+    src, dst = edges // n, edges % n
     last = np.append(~same, True) if len(flat) else np.zeros(0, bool)
-    to_conv = np.bincount(sid[last], weights=pd.conv[own[last]], minlength=n_states + 1)
-    to_null = np.bincount(sid[last], weights=pd.nulls[own[last]], minlength=n_states + 1)
-    value_end = np.bincount(sid[last], weights=pd.value[own[last]], minlength=n_states + 1)
-    out = counts.sum(axis=1) + to_conv + to_null
+    to_conv = np.bincount(sid[last], weights=pd.conv[own[last]], minlength=n)
+    to_null = np.bincount(sid[last], weights=pd.nulls[own[last]], minlength=n)
+    value_end = np.bincount(sid[last], weights=pd.value[own[last]], minlength=n)
+    out = np.bincount(src, weights=counts, minlength=n) + to_conv + to_null
     out_safe = np.where(out > 0, out, 1.0)
-    q = counts / out_safe[:, None]
     r = np.stack([to_conv / out_safe, value_end / out_safe], axis=1)
     digits = [[(int(c) // base ** j) % base - 1 for j in reversed(range(order))] for c in uniq]
     states = [tuple(d for d in ds if d >= 0) for ds in digits]
-    contains = np.zeros((k, n_states + 1), bool)
+    contains = np.zeros((k, n), bool)
     for s, chans in enumerate(states):
         contains[list(chans), s] = True
-    return Chain(q, r, contains, states)
+    return Chain(src, dst, counts / out_safe[src], r, contains, states)
 
 
 def absorb(chain: Chain, keep: np.ndarray | None = None) -> tuple[float, float]:
-    """(P(conversion), expected value) from start, over the kept states only."""
-    n = chain.q.shape[0]
-    idx = np.arange(n) if keep is None else np.flatnonzero(keep)
-    a = np.eye(len(idx)) - chain.q[np.ix_(idx, idx)]
-    x = np.linalg.solve(a, chain.r[idx])
-    start = int(np.searchsorted(idx, n - 1))
-    return float(x[start, 0]), float(x[start, 1])
+    """(P(conversion), expected value) from start; transitions into states outside `keep`
+    go to null.  Solves (I - Q) x = r: LU when small, else x <- r + Q x to convergence."""
+    n = chain.size
+    keep = np.ones(n, bool) if keep is None else keep
+    live = keep[chain.src] & keep[chain.dst]
+    src, dst, prob = chain.src[live], chain.dst[live], chain.prob[live]
+    r = np.where(keep[:, None], chain.r, 0.0)
+    if n <= DENSE_STATES + 1:
+        idx = np.flatnonzero(keep)
+        pos = np.full(n, -1)
+        pos[idx] = np.arange(len(idx))
+        a = np.eye(len(idx))
+        np.add.at(a, (pos[src], pos[dst]), -prob)
+        x = np.linalg.solve(a, r[idx])
+        return float(x[pos[n - 1], 0]), float(x[pos[n - 1], 1])
+    x = r.copy()
+    for _ in range(1_000_000):
+        nxt = r + np.stack([np.bincount(src, weights=prob * x[dst, j], minlength=n) for j in (0, 1)], axis=1)
+        done = np.max(np.abs(nxt - x)) <= TOLERANCE * max(1.0, float(np.max(np.abs(nxt))))
+        x = nxt
+        if done:
+            break
+    return float(x[n - 1, 0]), float(x[n - 1, 1])
 
 
 def removal_effects(pd: PathData, order: int) -> tuple[np.ndarray, np.ndarray, float]:

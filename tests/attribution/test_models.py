@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from collector.attribution import markov as markov_module
 from collector.attribution.markov import TooManyStates, build_chain, markov, removal_effects
 from collector.attribution.models import RULE_MODELS
 from collector.attribution.paths import PathData, from_lists
@@ -187,13 +188,22 @@ def test_markov_exact_and_independent_of_path_order():
     assert as_dict(pd1, markov(pd1, 2)[0]) == as_dict(pd2, markov(pd2, 2)[0])
 
 
-def test_markov_state_limit_is_an_error():
-    rng = random.Random(5)
-    names = [f"ch{i}" for i in range(40)]
-    convs = [Conv([(rng.choice(names), float(i)) for i in range(4)], 9) for _ in range(3000)]
-    pd = path_data(convs, [])
+def test_markov_large_chains_iterate_to_the_exact_answer(monkeypatch):
+    convs, nulls = random_data(21, n=800)
+    pd = path_data(convs, nulls)
+    dense, info = markov(pd, 2)
+    monkeypatch.setattr(markov_module, "DENSE_STATES", 0)  # force the sparse iteration
+    sparse, info_sparse = markov(pd, 2)
+    assert info_sparse["conversion_probability"] == pytest.approx(len(convs) / (len(convs) + len(nulls)), abs=1e-11)
+    assert_credits(as_dict(pd, sparse), as_dict(pd, dense), rel=1e-9)
+
+
+def test_markov_state_limit_is_an_error(monkeypatch):
+    convs, nulls = random_data(5)
+    pd = path_data(convs, nulls)
+    monkeypatch.setattr(markov_module, "MAX_STATES", 20)
     with pytest.raises(TooManyStates):
-        build_chain(pd, 4)
+        build_chain(pd, 3)
 
 
 def test_every_model_sums_to_conversions_and_value():

@@ -120,12 +120,16 @@ def test_time_decay_by_hand_and_half_life(env):
     t = -DAY
     post(env.server, site, journey(uid("a"), [(t - 14 * DAY, "Email"), (t - 7 * DAY, "Referral"), (t, "Direct")],
                                    [(t, 70.0, 2)]))
+    # The same path without a conversion: one distinct path, 1 conversion and 1 null.
+    post(env.server, site, journey(uid("a"), [(-2.5 * DAY, "Email"), (-2.4 * DAY, "Referral"), (-2.3 * DAY, "Direct")],
+                                   []))
     fresh(env.server)
     body = {"site": site.id, "conversion": {"event": "Order Completed"}, "value_property": "revenue",
             "models": ["time_decay"], "from": iso(-3 * DAY), "to": iso(DAY)}
     # Visits 14 and 7 days before, and at the conversion: 2^-2, 2^-1, 1 of 1.75.
-    assert_credits(credits(ok_report(env.server, **body), "time_decay"),
-                   {"Email": [1 / 7, 10.0], "Referral": [2 / 7, 20.0], "Direct": [4 / 7, 40.0]})
+    doc = ok_report(env.server, **body)
+    assert [(p["path"], p["conversions"], p["nulls"]) for p in doc["paths"]] == [(["Email", "Referral", "Direct"], 1, 1)]
+    assert_credits(credits(doc, "time_decay"), {"Email": [1 / 7, 10.0], "Referral": [2 / 7, 20.0], "Direct": [4 / 7, 40.0]})
     # Half-life 14 days: 2^-1, 2^-0.5, 1.
     w = [0.5, 2 ** -0.5, 1.0]
     want = {ch: [x / sum(w), 70 * x / sum(w)] for ch, x in zip(["Email", "Referral", "Direct"], w, strict=True)}
