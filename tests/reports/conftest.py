@@ -161,7 +161,7 @@ def busy_other_site(site: str, t0: int, rng: random.Random) -> list[Ev]:
     return journeys.random_shoppers(site, rng, t0, 60)
 
 
-DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "persons", "segment")
+DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "persons", "segment", "erase")
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +181,7 @@ def reports_env(tmp_path_factory: pytest.TempPathFactory, engine_dir: Path, ch: 
         "ties": ties_case(sites["ties"], base + HOUR),
         "persons": persons_case(sites["persons"], base + HOUR),
         "segment": segment_case(sites["segment"], base),
+        "erase": persons_case(sites["erase"], base + HOUR),
     }
     try:
         for name, evs in events.items():
