@@ -242,6 +242,9 @@ def test_no_conversions_is_an_empty_report(env):
                     **{"from": iso(-10 * DAY), "to": iso(DAY)})
     assert doc["conversions"] == 0 and doc["nulls"] == 1
     assert all(x["conversions"] == 0 for m in doc["models"].values() for x in m.values())
+    # A site with no events at all answers an empty report, not an error.
+    empty = ok_report(env.server, site=env.free[0].id, conversion={"event": "Order Completed"})
+    assert (empty["conversions"], empty["nulls"], empty["paths"], empty["models"]["markov"]) == (0, 0, [], {})
 
 
 @pytest.mark.parametrize("body, status, field", [
