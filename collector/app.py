@@ -25,6 +25,7 @@ from collector.attribution.http import AttributionRoutes
 from collector.buffer.wal import BufferFull
 from collector.edge import WriterProxy, writer_problems
 from collector.enrich.clientip import client_ip
+from collector.experiments import http as experiments_http
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
 from collector.plans import api as plans_api
@@ -265,6 +266,7 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}
         *AttributionRoutes(h).routes(),  # POST /v1/reports/attribution
         *plans_api.routes(h), *quality_api.routes(h),  # plans, quarantine, /v1/quality, /quality
+        *experiments_http.routes(h),  # GET /v1/experiments/assign, POST /v1/reports/experiment
         *reports_api.routes(h),  # POST /v1/reports/fallout, /v1/reports/paths; GET /reports
     ]
     if DEMO_DIR.is_dir():

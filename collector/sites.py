@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collector.experiments.config import parse_experiments
+from collector.experiments.registry import public_config as experiment_config
 from collector.plans.config import FieldProblem, check_site_fields
 
 CONSENT_STATES = ("granted", "denied", "pending")
@@ -65,6 +67,7 @@ class Site:
             "hash_routes": self.hash_routes, "autocapture": self.autocapture,
             "query_denylist": list(self.query_denylist),
             "aggregate_when_denied": self.aggregate_when_denied,
+            **experiment_config(self),
         }
 
 
@@ -124,6 +127,11 @@ def parse_site(raw: dict[str, Any], idx: int, source: str, base_dir: Path) -> Si
     for key, value in raw.items():
         if key in _PASSTHROUGH:
             extra[key] = value
+            if key == "experiment":
+                try:
+                    extra[key] = parse_experiments(value)
+                except ValueError as e:
+                    raise _fail(source, idx, sid, key, str(e)) from None
             continue
         if key in parsers:
             try:

@@ -1,0 +1,1 @@
+"""Experiments and bandits: config, deterministic assignment, results statistics (README.md)."""
