@@ -8,10 +8,12 @@ request and exported as footpath_step_seconds{step}.
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,6 +55,13 @@ class RequestContext:
     batch_sent_at: datetime | None
     body_small: bool
     strict_strings: bool = False  # body needed the fallback parser: check for lone surrogates
+    received_at_text: str = ""  # formatted once per request, not per message
+    sent_at_text: str | None = None
+    ts_bounds: tuple[datetime, datetime] | None = None
+
+    def __post_init__(self) -> None:
+        self.received_at_text = _fmt(self.received_at) or ""
+        self.sent_at_text = _fmt(self.batch_sent_at)
 
 
 @dataclass
@@ -128,11 +137,15 @@ def step_clock(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
         ts = clock.corrected(original, sent_at, rq.received_at)
     except OverflowError:  # e.g. year 1 vs year 9999: no sensible correction exists
         return Reject("timestamp" if original else "sentAt", "timestamp or sentAt out of any sensible range")
-    problem = clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds)
-    if problem:
-        return Reject("timestamp", problem)
-    w.row.update(timestamp=_fmt(ts), original_timestamp=_fmt(original), sent_at=_fmt(sent_at),
-                 received_at=_fmt(rq.received_at))
+    if rq.ts_bounds is None:  # once per request, not per message
+        rq.ts_bounds = (rq.received_at - timedelta(days=sv.max_past_days),
+                        rq.received_at + timedelta(seconds=sv.max_future_seconds))
+    if not rq.ts_bounds[0] <= ts <= rq.ts_bounds[1]:
+        return Reject("timestamp", clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds))
+    w.row.update(timestamp=rq.received_at_text if ts is rq.received_at else _fmt(ts),
+                 original_timestamp=_fmt(original),
+                 sent_at=rq.sent_at_text if sent_at is rq.batch_sent_at else _fmt(sent_at),
+                 received_at=rq.received_at_text)
     return None
 
 
@@ -149,6 +162,11 @@ def step_dedup(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
 
 
 # -- enrich ----------------------------------------------------------------------------------
+# context keys stored in their own columns (or enforced) rather than in `context`
+_PROMOTED_CONTEXT = frozenset({"ip", "userAgent", "page", "consent", "campaign", "sessionId", "seq",
+                               "pageViewId", "locale"})
+
+
 def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
     """Promote the Segment message's fields to columns."""
     m = w.msg
@@ -163,10 +181,9 @@ def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
             path = urlsplit(url).path or "/"
         except ValueError:
             path = ""
-    rest: JSON = {}
-    if ctx is not None:
-        rest = ctx.model_dump(exclude={"ip", "userAgent", "page", "consent", "campaign", "sessionId",
-                                       "seq", "pageViewId", "locale"}, exclude_none=True)
+    raw_ctx = w.raw.get("context")
+    rest: JSON = ({k: v for k, v in raw_ctx.items() if k not in _PROMOTED_CONTEXT and v is not None}
+                  if isinstance(raw_ctx, dict) else {})
     w.row.update(
         message_id=m.messageId, site_id=rq.site.id, type=m.type, event=m.event or "",
         name=m.name or "", anonymous_id=m.anonymousId or "", user_id=m.userId or "",
@@ -196,13 +213,8 @@ def step_campaign(rq: RequestContext, sv: Services, w: Work) -> None:
     row.update(utm_source=c.utm_source, utm_medium=c.utm_medium, utm_campaign=c.utm_campaign,
                utm_term=c.utm_term, utm_content=c.utm_content, click_id=c.click_id,
                click_id_type=c.click_id_type)
-    try:
-        page_host = (urlsplit(row["url"]).hostname or "") if row["url"] else ""
-    except ValueError:
-        page_host = ""
-    internal = frozenset(urlsplit(o).hostname or "" for o in rq.site.origins)
     row["referrer_host"], row["referrer_class"] = campaign.classify_referrer(
-        row["referrer"], page_host, internal, c.utm_medium)
+        row["referrer"], campaign.url_host(row["url"]), rq.site.hosts, c.utm_medium)
     return None
 
 
@@ -317,13 +329,18 @@ def _library(ctx: Any) -> str:
     return f"{lib.name}/{lib.version}" if lib.version else lib.name
 
 
-def uuid7() -> str:
-    """RFC 9562 UUIDv7: 48-bit unix ms, then random bits; time-ordered."""
-    import os
+_rng = random.Random(random.SystemRandom().getrandbits(128))  # ids need uniqueness, not secrecy
+_rng_pid = os.getpid()
 
-    ms = int(time.time() * 1000)
-    rnd = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rnd >> 68) & 0xFFF) << 64 | (0b10 << 62) | (rnd & ((1 << 62) - 1))
+
+def uuid7() -> str:
+    """RFC 9562 UUIDv7: 48-bit unix ms, version, 74 random bits, variant; time-ordered."""
+    global _rng, _rng_pid
+    if os.getpid() != _rng_pid:  # a forked child must not repeat its parent's sequence
+        _rng, _rng_pid = random.Random(random.SystemRandom().getrandbits(128)), os.getpid()
+    ms = time.time_ns() // 1_000_000
+    rnd = _rng.getrandbits(74)
+    value = (ms << 80) | (0x7 << 76) | ((rnd >> 62) << 64) | (0b10 << 62) | (rnd & ((1 << 62) - 1))
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

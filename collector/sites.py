@@ -56,6 +56,14 @@ class Site:
     alert_violation_percent: int = 5  # violation-rate alert threshold
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Host names of the site's origins: referrers from them are internal."""
+        cached = self.extra.get("_hosts")
+        if cached is None:
+            cached = self.extra["_hosts"] = frozenset(urlsplit(o).hostname or "" for o in self.origins)
+        return cached
+
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and normalize_origin(origin) in self.origins
 
