@@ -109,6 +109,20 @@ def test_reload_with_an_unacknowledged_queue_resends_without_duplicates(live_col
     exactly_once(lc, "event = 'Unacked'", 3)
 
 
+def test_unacknowledged_events_resent_after_a_collector_restart_are_stored_once(live_collector, tab_factory):
+    lc = live_collector
+    tab = granted_page(lc, tab_factory)
+    tab.js("() => { window.__fpLoseAnswers = true }")  # stored, but the tag never hears so
+    tab.js("() => { footpath('track', 'Across Restart', {n: 1}); footpath('track', 'Across Restart', {n: 2}) }")
+    exactly_once(lc, "event = 'Across Restart'", 2)
+    lc.stop()  # a deploy: the collector restarts while the browser still holds them
+    lc.start()
+    tab.page.reload()  # the next page re-sends at once
+    tab.wait_tag()
+    wait_for(lambda: tab.queued() == [], 20, "the re-send to be acknowledged")
+    exactly_once(lc, "event = 'Across Restart'", 2)
+
+
 def test_429_retry_after_is_honoured_and_nothing_is_lost(live_collector_factory, tab_factory):
     lc = live_collector_factory(site_extra={"consent_default": "granted", "rate_limit_client": 1})
     tab = tab_factory(lc.url)
