@@ -278,14 +278,17 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         routes.append(Mount("/__fixtures__", StaticFiles(directory=settings.test_fixtures, html=True)))
 
     score_sync = ScoreSync(c)  # site score settings -> footpath.score_settings (collector/scores)
+    bandits = experiments_http.BanditScheduler(c, experiments_http.run_report)  # bandit weights
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # noqa: ANN202
         c.start()
         score_sync.start()
+        bandits.start()
         try:
             yield
         finally:
+            bandits.stop()
             score_sync.stop()
             await asyncio.get_running_loop().run_in_executor(None, c.stop)
 
@@ -293,4 +296,5 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.collector = c
     app.state.score_sync = score_sync
+    app.state.bandits = bandits
     return app

@@ -10,16 +10,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collector.experiments import query, registry, results
+from collector.experiments.bandit import BanditScheduler
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.reports.spec import SpecError, parse_time
 
 log = logging.getLogger("footpath.experiments")
+__all__ = ["BanditScheduler", "routes", "run_report"]
 STATIC = Path(__file__).resolve().parents[1] / "static"
 
 
@@ -107,7 +110,7 @@ def routes(h: Any) -> list[Route]:
             msg = str(e).split("Stack trace")[0].strip()[:1000]
             log.error("experiment query failed: %s", msg)
             return error(503, f"query failed: {msg}")
-        return json_response(out)
+        return Response(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "experiment.html", media_type="text/html; charset=utf-8",
