@@ -16,6 +16,7 @@ const core = { COMPILE_HASH: true, COMPILE_ENGAGE: true, COMPILE_AUTOCAPTURE: fa
 const outputs = [
   { file: 't.js', entry: 'src/core.js', flags: core, what: 'core: everything but autocapture, which it loads on demand' },
   { file: 'ac.js', entry: 'src/ac-entry.js', flags: core, what: 'autocapture module: t.js loads it (as t/ac.js) when the site enables autocapture' },
+  { file: 'exp.js', entry: 'src/experiments-entry.js', flags: core, what: "experiments module (t/exp.js): footpath('variant', key, cb)" },
   { file: 'full.js', entry: 'src/core.js', flags: { ...core, COMPILE_AUTOCAPTURE: true }, what: 'core with autocapture built in' },
   { file: 'lite.js', entry: 'src/core.js', flags: { COMPILE_HASH: false, COMPILE_ENGAGE: false, COMPILE_AUTOCAPTURE: false }, what: 'no hash routes, no engagement' },
 ]
