@@ -55,7 +55,10 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Re
 
 
 def _cors(origin: str | None) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+    if not origin:
+        return {}
+    # Expose Retry-After so a tag on another origin can honour it.
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After"}
 
 
 def _parse_sent_at(v: Any) -> datetime | None:

@@ -120,6 +120,9 @@ def step_source_rules(rq: RequestContext, sv: Services, w: Work) -> Reject | Non
     """What a public (browser) key may not do."""
     m = w.msg
     assert m is not None
+    if not m.userId and not m.anonymousId and not rq.site.aggregate_when_denied:
+        return Reject("anonymousId", "a message without ids (a cookieless ping under denied consent) needs "
+                                     "aggregate_when_denied = true on the site")
     if rq.source == "browser":
         if m.type == "alias":
             return Reject("type", "alias merges users and needs a server write key")

@@ -93,6 +93,9 @@ class Collector:
         problems = []
         if self.writer is not None and not self.writer.healthy:
             problems.append(f"storage unreachable: {self.writer.last_error or 'connecting'}")
+        elif self.writer is not None and not self._warmed.is_set():
+            # Until recent message ids are loaded a re-send could be stored twice.
+            problems.append("loading recent message ids")
         try:
             self.wal.check_capacity()
         except BufferFull as e:

@@ -105,6 +105,12 @@ class Message(BaseModel):
 
     _utc_fields = field_validator("timestamp", "originalTimestamp", "sentAt")(_utc)
 
+    def _cookieless(self) -> bool:
+        """A cookieless ping: the tag's page/track under denied consent carries no ids
+        (accepted only for sites with aggregate_when_denied; see step_source_rules)."""
+        return (self.type in ("page", "track", "screen") and self.context is not None
+                and self.context.consent is not None and self.context.consent.analytics == "denied")
+
     @model_validator(mode="after")
     def _per_type_rules(self) -> Message:
         if self.receivedAt is not None:
@@ -119,7 +125,7 @@ class Message(BaseModel):
                 raise _FieldError("previousId", "alias needs previousId (the old id)")
         elif t == "group" and not self.groupId:
             raise _FieldError("groupId", "group messages need a groupId")
-        elif not self.userId and not self.anonymousId:
+        elif not self.userId and not self.anonymousId and not self._cookieless():
             raise _FieldError("userId", "every message needs userId or anonymousId")
         return self
 

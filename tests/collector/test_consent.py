@@ -72,3 +72,18 @@ def test_identify_is_never_stored_without_consent(server):
     server.flush()
     rows = server.sql("SELECT type, traits FROM footpath.events WHERE site_id = {s:String}", {"s": server.site.id})
     assert rows == [["page", "{}"]]
+
+
+def test_cookieless_pings_only_for_sites_that_opt_in(server_factory):
+    ping = {"type": "page", "context": {"consent": {"analytics": "denied"}, "page": {"url": "https://shop.example/a"}}}
+    no_ids_granted = {"type": "page", "context": {"consent": {"analytics": "granted"}}}
+    closed = server_factory()
+    doc = closed.post("/v1/batch", {"batch": [ping]}, key=closed.site.write_key).json()
+    assert doc["accepted"] == 0 and doc["rejected"][0]["field"] == "anonymousId"
+    opted = server_factory({"aggregate_when_denied": True})
+    doc = opted.post("/v1/batch", {"batch": [ping, no_ids_granted]}, key=opted.site.write_key).json()
+    assert doc["accepted"] == 1 and [r["index"] for r in doc["rejected"]] == [1]
+    opted.flush()
+    rows = opted.sql("SELECT path, anonymous_id, consent_analytics FROM footpath.events WHERE site_id = {s:String}",
+                     {"s": opted.site.id})
+    assert rows == [["/a", "", "denied"]]
