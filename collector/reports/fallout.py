@@ -115,13 +115,16 @@ def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, 
     container = "person_key" if person else "ck"
     conds = ", ".join(f"bitTest(m, {i})" for i in range(n))
     level_agg = "" if strict else f"windowFunnel({window}, 'strict_once')(t, {conds}) AS wf_level, "
-    inner = (f"SELECT {container} AS c, {level_agg}groupArray(t) AS ts_, groupArray(m) AS ms_, "
+    inner = (f"SELECT {container} AS c, {level_agg}groupArray(bitOr(bitShiftLeft(toUInt128(t), 32), m)) AS ev_, "
              f"argMinIf({bd_expr}, t, bitTest(m, 0)) AS bd "
              f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
     level = "alvl" if strict else "wf_level"
     keep = "1" if strict else "wf_level >= 2"  # chains only where a step was continued
-    rows_sql = (f"SELECT {level.replace('alvl', '0')} AS lvl0, bd, if({keep}, arraySort(ts_), []) AS ts, "
-                f"if({keep}, arrayMap(x -> x.2, arraySort(arrayZip(ts_, ms_))), []) AS ms FROM ({inner})")
+    # one array of (time << 32 | mask): a plain numeric sort orders by time, then mask
+    rows_sql = (f"SELECT {level.replace('alvl', '0')} AS lvl0, bd, if({keep}, arraySort(ev_), []) AS ev "
+                f"FROM ({inner})")
+    rows_sql = (f"SELECT lvl0, bd, arrayMap(x -> toUInt64(bitShiftRight(x, 32)), ev) AS ts, "
+                f"arrayMap(x -> toUInt32(bitAnd(x, 4294967295)), ev) AS ms FROM ({rows_sql})")
     carry = ["lvl0", "bd", "ts", "ms"]
     for layer in [["length(ms) AS nn"], *chain_layers(n, window, strict)]:
         rows_sql = f"SELECT {', '.join(carry)}, {', '.join(layer)} FROM ({rows_sql})"
