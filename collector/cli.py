@@ -212,6 +212,9 @@ def parser() -> argparse.ArgumentParser:
     from collector.attribution.commands import add_commands as add_attribution_commands
 
     add_attribution_commands(sub, _api)  # report attribution (collector/attribution/commands.py)
+    from collector.experiments.commands import add_commands as add_experiment_commands
+
+    add_experiment_commands(sub, _api)  # report experiment (collector/experiments/commands.py)
     return p
 
 

@@ -120,3 +120,51 @@ def test_srm_flagged_and_errors(exp_server_factory) -> None:
                       headers=h).json()["field"] == "from"
     assert httpx.post(url, json={"site": srv.site.id, "experiment": "checkout-button"}).status_code == 401
     assert not math.isnan(out["variants"][0]["rate"])
+
+
+def test_cli_report_experiment(exp_server_factory, monkeypatch, capsys, tmp_path) -> None:
+    from collector.cli import main
+
+    srv = exp_server_factory({"experiment": [EXPERIMENT]})
+    batch = [exposure(("control", "green")[i % 2], T0 + timedelta(seconds=i), anon=f"c{i}") for i in range(40)]
+    batch += [msg("Order Completed", T0 + timedelta(minutes=5), f"c{i}") for i in range(0, 40, 3)]
+    srv.post("/v1/batch", {"batch": batch}, key=srv.site.write_key)
+    srv.flush()
+    monkeypatch.setenv("FOOTPATH_ADMIN_TOKEN", ADMIN)
+    monkeypatch.delenv("FOOTPATH_CONFIG", raising=False)
+    monkeypatch.setenv("FOOTPATH_DATA_DIR", str(tmp_path))
+    args = ["--url", srv.url, "report", "experiment", "--site", srv.site.id, "--experiment", "checkout-button",
+            "--from", "2026-11-01", "--to", "2026-11-09"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "control" in out and "green" in out and "sample ratio check" in out
+    assert main([*args, "--json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert [v["persons"] for v in doc["variants"]] == [20, 20]
+    assert main(["--url", srv.url, "report", "experiment", "--site", srv.site.id, "--experiment", "nope"]) == 1
+
+
+def test_bandit_weights_recomputed_and_served(exp_server_factory) -> None:
+    from collector.experiments import registry
+
+    srv = exp_server_factory({"experiment": [{**EXPERIMENT, "allocation": "bandit", "bandit_floor": 0.05,
+                                              "start": "2026-11-01"}]})
+    batch = []
+    for i in range(400):
+        v = ("control", "green")[i % 2]
+        batch.append(exposure(v, T0 + timedelta(seconds=i), anon=f"b{i}"))
+        if (v == "green" and i % 6 < 2) or (v == "control" and i % 20 == 0):
+            batch.append(msg("Order Completed", T0 + timedelta(seconds=i, minutes=3), f"b{i}"))
+    for k in range(0, len(batch), 200):
+        srv.post("/v1/batch", {"batch": batch[k:k + 200]}, key=srv.site.write_key)
+    srv.flush()
+    site = srv.collector.sites[srv.site.id]
+    exp = registry.find(site, "checkout-button")
+    w = srv.app.state.bandits.update(site, exp)
+    assert w[1] > 0.9 and w[0] == pytest.approx(0.05, abs=0.01)
+    cfg = httpx.get(f"{srv.url}/v1/sites/{srv.site.public_key}/config").json()
+    assert cfg["experiments"]["checkout-button"]["weights"] == pytest.approx(w)
+    assert report(srv)["weights_served"] == pytest.approx(w)
+    assert report(srv)["srm_p_value"] is None  # weights move under a bandit: no SRM test
