@@ -273,3 +273,24 @@ def live_collector_factory(tmp_path: Path) -> Iterator[Any]:
 def live_collector(live_collector_factory) -> LiveCollector:
     return live_collector_factory()
 
+
+
+
+# -- one headless Chromium for every browser test -----------------------------------------
+# Playwright's sync API allows one instance per process (a second one finds the first one's
+# event loop running), so all browser tests share this session-scoped browser.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install -y chromium"
+    tag = ROOT / "sdk_js" / "dist" / "t.js"
+    assert tag.is_file(), "sdk_js/dist/t.js missing: run `make tag` (cd sdk_js && npm install && npm run build)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()

@@ -13,24 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("FOOTPATH_CHROMIUM", "/usr/bin/chromium")
 TAG = ROOT / "sdk_js" / "dist" / "t.js"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install -y chromium"
-    assert TAG.is_file(), "sdk_js/dist/t.js missing: run `make tag` (cd sdk_js && npm install && npm run build)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
 
 
 # Records what the page hands to fetch() and sendBeacon() for /v1/ URLs, and the

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import ADMIN
 from tests.reports.conftest import Env
@@ -20,14 +19,9 @@ CHROMIUM = os.environ.get("FOOTPATH_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install -y chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
+@pytest.fixture
+def browser(chromium: Browser) -> Browser:
+    return chromium  # the session's one Chromium (tests/conftest.py)
 
 
 @pytest.fixture
