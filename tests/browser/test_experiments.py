@@ -91,3 +91,35 @@ def test_nothing_assigned_or_sent_under_denied(exp_collector, tab_factory):
     assert not [k for k in {**st["local"], **st["session"]} if k.startswith("fp_")]
     assert not [c for c in tab.cookies() if c["name"].startswith("fp_")]
     assert rows(lc, "event = 'Experiment Viewed'") == []
+
+
+def test_results_page_shows_table_and_verdict(exp_collector, tab_factory):
+    import uuid
+
+    import httpx
+
+    from tests.conftest import ADMIN
+
+    lc = exp_collector
+    batch = []
+    for i in range(60):
+        v = ("control", "green")[i % 2]
+        batch.append({"type": "track", "event": "Experiment Viewed", "anonymousId": f"p{i}", "messageId": str(uuid.uuid4()),
+                      "properties": {"experiment_id": KEY, "variation_id": v}})
+        if i % 5 == 0:
+            batch.append({"type": "track", "event": "Order Completed", "anonymousId": f"p{i}", "messageId": str(uuid.uuid4()),
+                          "properties": {"revenue": 12}, "timestamp": "2099-01-01T00:00:00Z"})
+    r = httpx.post(lc.url + "/v1/batch", json={"batch": batch}, auth=(lc.write_key, ""))
+    assert r.status_code == 200, r.text
+    lc.flush()
+    tab = tab_factory(lc.url)
+    tab.open("/experiments")
+    tab.page.fill("#token", ADMIN)
+    tab.page.dispatch_event("#token", "change")
+    tab.page.wait_for_function("() => document.querySelector('#exp').value.includes('checkout-button')")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector(".verdict")
+    text = tab.page.inner_text("#out")
+    assert "control" in text and "green" in text and "No winner yet" in text, text
+    assert "Guardrail: refunds" in text and "Sample ratio check" in text
+    assert tab.errors == []
