@@ -178,7 +178,7 @@ def chance_to_beat(x1: int, n1: int, x0: int, n0: int) -> float:
 
     terms = lbeta(a0 + i, b0 + b1) - np.log(b1 + i) - lbeta(1 + i, b1) - lbeta(a0, b0)
     total = float(np.exp(terms).sum())
-    return min(1.0, max(0.0, 1.0 - total))
+    return min(1.0, max(0.0, total))
 
 
 def chance_to_beat_normal(diff: float, se: float) -> float:

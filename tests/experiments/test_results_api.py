@@ -72,7 +72,9 @@ def test_results_table(exp_server_factory) -> None:
     assert g["uplift"] == pytest.approx(ref["uplift"]) and g["p_value"] == pytest.approx(ref["p_value"])
     assert c["uplift"] is None and c["p_value"] is None
     assert c["rate_ci"] == pytest.approx(list(stats.wilson(c["conversions"], c["persons"])))
-    assert 0 <= g["chance_to_beat_control"] <= 1 and "sequential_p_value" in g
+    assert g["chance_to_beat_control"] == pytest.approx(
+        stats.chance_to_beat(g["conversions"], g["persons"], c["conversions"], c["persons"]))
+    assert g["chance_to_beat_control"] > 0.5 and "sequential_p_value" in g  # green converts more
     srm = stats.srm_p_value([c["persons"], g["persons"]], [50, 50])
     assert out["srm_p_value"] == pytest.approx(srm) and out["srm"] is False
     revenue = out["metrics"][0]

@@ -63,8 +63,13 @@ def test_welch_matches_scipy() -> None:
 @pytest.mark.parametrize(("x1", "n1", "x0", "n0"), [(130, 1000, 100, 1000), (5, 40, 9, 50), (0, 10, 0, 10)])
 def test_chance_to_beat_control_matches_integration(x1: int, n1: int, x0: int, n0: int) -> None:
     b1, b0 = ss.beta(1 + x1, 1 + n1 - x1), ss.beta(1 + x0, 1 + n0 - x0)
+    # P(p1 > p0) = integral of f1(p) F0(p) dp
     ref, _ = integrate.quad(lambda p: b1.pdf(p) * b0.cdf(p), 0, 1, limit=200)
-    assert stats.chance_to_beat(x1, n1, x0, n0) == pytest.approx(1 - ref, abs=1e-6)
+    assert stats.chance_to_beat(x1, n1, x0, n0) == pytest.approx(ref, abs=1e-6)
+    # and a Monte Carlo estimate from the same posteriors
+    rng = np.random.default_rng(5)
+    mc = float(np.mean(b1.rvs(200_000, random_state=rng) > b0.rvs(200_000, random_state=rng)))
+    assert abs(stats.chance_to_beat(x1, n1, x0, n0) - mc) < 0.01
 
 
 def test_srm_matches_scipy_chisquare() -> None:
