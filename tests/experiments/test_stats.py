@@ -171,3 +171,13 @@ def test_bandit_simulation_moves_traffic_to_better_arm() -> None:
             late += np.bincount(arm, minlength=2)
         weights = thompson_weights(n, x, floor=0.01, rng=rng)
     assert late[1] / late.sum() > 0.75, late
+
+
+def test_sequential_detects_a_real_effect() -> None:
+    rng = np.random.default_rng(13)
+    n = np.cumsum(np.full((300, 28), 500), axis=1)
+    x1 = np.cumsum(rng.binomial(500, 0.13, (300, 28)), axis=1)
+    x0 = np.cumsum(rng.binomial(500, 0.10, (300, 28)), axis=1)
+    d, var = stats.log_rr_var(x1, n, x0, n)
+    pseq = stats.msprt_p_values(d, var, math.log1p(0.05) ** 2)
+    assert float(np.mean(pseq[:, -1] < 0.05)) > 0.9
