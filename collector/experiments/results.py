@@ -94,8 +94,10 @@ def summarize(exp: Experiment, site_id: str, rows: list[list[Any]], start: datet
         days.append(d)
         d += timedelta(days=1)
     cuts = np.array([int(min(dd + timedelta(days=1), end).timestamp() * 1000) for dd in days], dtype=np.int64)
-    cum_n = np.array([[np.sum((var == i) & (t0 < c)) for c in cuts] for i in range(k)], dtype=float)
-    cum_x = np.array([[np.sum((var == i) & conv & (conv_ms < c)) for c in cuts] for i in range(k)], dtype=float)
+    # persons exposed, and converted, before each cut: sorted times and searchsorted
+    cum_n = np.array([np.searchsorted(np.sort(t0[var == i]), cuts) for i in range(k)], dtype=float).reshape(k, -1)
+    cum_x = np.array([np.searchsorted(np.sort(conv_ms[(var == i) & conv]), cuts) for i in range(k)],
+                     dtype=float).reshape(k, -1)
     tau2 = tau2_for(exp.mde)
     for i in range(1, k):
         ok = (cum_n[i] > 0) & (cum_n[0] > 0)
