@@ -124,14 +124,16 @@ def ingest_overhead(client: Any, rows: int, block: int) -> dict[str, float]:
     settings = {"max_insert_block_size": block, "min_insert_block_size_rows": 0, "min_insert_block_size_bytes": 0,
                 "max_block_size": block, "max_threads": 1, "max_insert_threads": 1,
                 "deduplicate_blocks_in_dependent_materialized_views": 1}
-    out = {}
-    for t in ("events_plain", "events_views", "events_plain", "events_views"):
-        client.command(f"TRUNCATE TABLE bench.{t}")
-        if t == "events_views":
-            client.command("TRUNCATE TABLE bench.report_events")
-            client.command("TRUNCATE TABLE bench.report_sequences")
+    for t in ("events_plain", "events_views", "report_events", "report_sequences"):
+        client.command(f"SYSTEM STOP MERGES bench.{t}")  # background merges would bill one side only
+    out: dict[str, float] = {}
+    for t in ("events_plain", "events_views") * 3:
+        for target in ((t,) if t == "events_plain" else (t, "report_events", "report_sequences")):
+            client.command(f"TRUNCATE TABLE bench.{target}")
+        c = cpu()
         secs = timed(client, f"INSERT INTO bench.{t} SELECT * FROM bench.staging", settings)
         out[t] = min(out.get(t, 1e9), secs)
+        out[t + "_cpu"] = min(out.get(t + "_cpu", 1e9), cpu() - c)
     return out
 
 
@@ -176,10 +178,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 10M events, 1.25M sessions, 1M persons")
     ap.add_argument("--runs", type=int, default=9, help="timed runs per query and source")
-    ap.add_argument("--block", type=int, default=5000, help="rows per insert for the ingest overhead")
+    ap.add_argument("--block", default="5000,50000",
+                    help="rows per insert for the ingest overhead (comma-separated sizes)")
     ap.add_argument("--ingest-rows", type=int, default=1_000_000, help="rows for the ingest overhead")
     ap.add_argument("--data", help="engine directory (default: a fresh temporary one)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--only", choices=("ingest", "queries"), help="run only one half")
     args = ap.parse_args()
     data = args.data or tempfile.mkdtemp(prefix="footpath-bench-")
     url = "chdb://" + str(Path(data).resolve())
@@ -199,15 +203,21 @@ def main() -> None:
     res["persons"] = int(client.query(f"SELECT uniqExact(person_key) FROM footpath.events_person "
                                       f"WHERE site_id = '{SITE}' AND person_key != 0").result_rows[0][0])
     print(json.dumps(res), flush=True)
-    ing = ingest_overhead(client, min(args.ingest_rows, res["rows"]["events"]), args.block)
-    res["ingest"] = {**ing, "rows": min(args.ingest_rows, res["rows"]["events"]), "block": args.block,
-                     "overhead": ing["events_views"] / ing["events_plain"] - 1}
-    print(json.dumps(res["ingest"]), flush=True)
+    res["ingest"] = []
+    blocks = [] if args.only == "queries" else [int(b) for b in args.block.split(",")]
+    for block in blocks:
+        ing = ingest_overhead(client, min(args.ingest_rows, res["rows"]["events"]), block)
+        res["ingest"].append({**ing, "rows": min(args.ingest_rows, res["rows"]["events"]), "block": block,
+                              "overhead": ing["events_views"] / ing["events_plain"] - 1,
+                              "overhead_cpu": ing["events_views_cpu"] / ing["events_plain_cpu"] - 1})
+        print(json.dumps(res["ingest"][-1]), flush=True)
     store = Store(url, {"max_execution_time": 600})
-    for name, runner, body in (("fallout_session", api.run_fallout, {**FALLOUT, "container": "session"}),
-                               ("fallout_person", api.run_fallout, {**FALLOUT, "container": "person"}),
-                               ("paths_session", api.run_paths, {**PATHS, "container": "session"}),
-                               ("paths_person", api.run_paths, {**PATHS, "container": "person"})):
+    reports = [] if args.only == "ingest" else [
+        ("fallout_session", api.run_fallout, {**FALLOUT, "container": "session"}),
+        ("fallout_person", api.run_fallout, {**FALLOUT, "container": "person"}),
+        ("paths_session", api.run_paths, {**PATHS, "container": "session"}),
+        ("paths_person", api.run_paths, {**PATHS, "container": "person"})]
+    for name, runner, body in reports:
         res[name] = measure(store, runner, body, args.runs)
         print(name, json.dumps(res[name]), flush=True)
     if args.json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -110,7 +110,6 @@ class PathsSpec(Common):
     include: tuple[str, ...] = ("page",)
     include_internal: bool = False
     segment: Segment | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -206,8 +205,6 @@ def parse_step(doc: Any, where: str) -> Step:
             props.append((k, tuple(values)))
     if typ is None and event is None and path is None and not props:
         raise SpecError(where, "give at least one of type, event, path, properties")
-    if typ == "page" and event is not None and path is None:
-        pass  # a page step by name is allowed (Segment page name)
     label = _str(doc["label"], f"{where}.label", 200) if doc.get("label") is not None else ""
     return Step(typ, event, path, tuple(sorted(props)), label)
 
