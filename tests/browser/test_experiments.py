@@ -5,8 +5,6 @@ sent."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import tests.conftest as base
@@ -62,14 +60,16 @@ def test_variant_sticky_across_reloads_and_identify(exp_collector, tab_factory):
 def test_module_loaded_before_the_tag_answers_queued_calls(exp_collector, tab_factory):
     lc = exp_collector
     tab = tab_factory(lc.url)
-    # t/exp.js runs before t.js (delayed here), so the stub still holds the call
-    tab.page.route("**/t.js", lambda route: (time.sleep(1.0), route.continue_()))
-    tab.context.add_init_script(
-        "window.__v = new Promise((r) => {"
-        " window.footpath = window.footpath || function () { (footpath.q = footpath.q || []).push(arguments) };"
-        f" footpath('variant', '{KEY}', r) }})")
-    tab.page.goto(lc.url + "/__fixtures__/page.html", wait_until="commit")
-    tab.page.add_script_tag(url="/t/exp.js")
+    # the documented order: t/exp.js (plain script) before the async t.js, and a variant
+    # call made before either has run
+    html = ("<!doctype html><html><head><script>window.footpath=window.footpath||function()"
+            "{(footpath.q=footpath.q||[]).push(arguments)};"
+            f"window.__v=new Promise((r)=>footpath('variant','{KEY}',r))</script>"
+            '<script src="/t/exp.js"></script><script async src="/t.js" data-key="pk_test"></script>'
+            "</head><body>exp first</body></html>")
+    tab.page.route("**/__fixtures__/exp-first.html",
+                   lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    tab.open("/__fixtures__/exp-first.html")
     v = tab.js("() => window.__v")
     anon = next(c["value"] for c in tab.cookies() if c["name"] == "fp_id")
     assert v == ("control", "green")[assign(KEY, anon, (50, 50))]
