@@ -80,8 +80,11 @@ def _print_paths(doc: dict[str, Any]) -> None:
 
 
 def add_commands(sub: Any, api: Api) -> None:
-    r = sub.add_parser("report", help="fallout and path reports through the running collector")
-    rs = r.add_subparsers(dest="report", required=True)
+    # `report` is shared with other report kinds (attribution, experiments): reuse it if made
+    r = sub.choices.get("report") or sub.add_parser("report", help="reports through the running collector")
+    rs = next((a for a in r._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if rs is None:
+        rs = r.add_subparsers(dest="report", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--site", help="site id")
