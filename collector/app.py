@@ -237,12 +237,12 @@ class Handlers:
         return json_response(result)
 
     async def flush(self, request: Request) -> Response:
-        """Admin: wait until everything acknowledged so far is in ClickHouse."""
+        """Admin: wait until everything acknowledged so far is in ClickHouse (and in persons)."""
         if not self.admin_ok(request):
             return error(401, "admin bearer token required")
         if self.c.writer is None:
             return error(409, "this process does not own the writer")
-        ok = await asyncio.get_running_loop().run_in_executor(None, self.c.writer.wait_idle, 30.0)
+        ok = await asyncio.get_running_loop().run_in_executor(None, self.c.flush, 30.0)
         return json_response({"flushed": ok}, 200 if ok else 503)
 
 

@@ -77,6 +77,13 @@ class Collector:
             self.identity.start()
             threading.Thread(target=self._warm_from_storage, name="footpath-warm", daemon=True).start()
 
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Everything acknowledged so far is in ClickHouse and visible to reports: inserted,
+        and the identity dictionary reloaded for any links it brought (person views)."""
+        if self.writer is None:
+            return False
+        return self.writer.wait_idle(timeout) and self.identity.wait_fresh(timeout)
+
     def stop(self) -> None:
         """The server has stopped accepting: seal the buffer, drain it, drop what is done."""
         self.quality.stop()  # first: its last figures go through the buffer

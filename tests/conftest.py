@@ -107,7 +107,7 @@ class Server:
         return httpx.post(self.url + path, json=body, auth=auth, timeout=30, **kw)
 
     def flush(self) -> None:
-        assert self.collector.writer.wait_idle(20), "writer did not drain the buffer"
+        assert self.collector.flush(20), "writer did not drain the buffer (or persons did not refresh)"
 
     def sql(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         r = httpx.post(self.url + "/v1/sql", json={"sql": query, "params": params or {}},
