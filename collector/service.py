@@ -4,7 +4,6 @@ key ring, pipeline services, write-ahead buffer, storage and the background writ
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -146,6 +145,3 @@ class Collector:
         finally:
             self._warmed.set()
 
-
-def process_series() -> str:
-    return os.environ.get("FOOTPATH_BUFFER_SERIES", "w0")

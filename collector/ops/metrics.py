@@ -21,7 +21,6 @@ INSERT_LATENCY = Histogram("footpath_insert_seconds", "Latency of one bulk inser
 STEP_SECONDS = Counter("footpath_step_seconds", "Time spent in each pipeline step", ["step"], registry=REGISTRY)
 BUFFER_BACKLOG = Gauge("footpath_buffer_backlog_bytes", "Bytes in the write-ahead buffer not yet inserted",
                        registry=REGISTRY)
-QUEUE_DEPTH = BUFFER_BACKLOG  # the buffer is the queue: one name in docs, one gauge
 STORAGE_UP = Gauge("footpath_storage_up", "1 when the last storage operation succeeded", registry=REGISTRY)
 TAG_LOSS = Counter("footpath_tag_reported", "Loss counters reported by the browser tag", ["site", "counter"],
                    registry=REGISTRY)

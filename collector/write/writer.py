@@ -39,7 +39,6 @@ class Writer:
         self.healthy = False
         self.last_error = ""
         self.inserted_rows = 0
-        self.flushed = threading.Condition()
         self.after_insert: list = []  # callbacks(batch) run after each committed insert
 
     # -- lifecycle -----------------------------------------------------------------
@@ -119,8 +118,6 @@ class Writer:
             cb(batch)
         self.inserted_rows += batch.rows
         metrics.INSERTED.inc(batch.rows)
-        with self.flushed:
-            self.flushed.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything buffered so far is in ClickHouse (tests, `flush`)."""
