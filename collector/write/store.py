@@ -15,7 +15,11 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from collector.write.retention import apply_retention
+
 log = logging.getLogger("footpath.store")
+
+__all__ = ["apply_retention"]  # per-site TTL on every retained table (retention.py)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "clickhouse"
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -98,21 +102,6 @@ def apply_migrations(client: Client, cluster: ClusterRender = ClusterRender(),
         applied.append(path.name)
         log.info("applied migration %s", path.name)
     return applied
-
-
-def apply_retention(client: Client, retention_days: dict[str, int]) -> str:
-    """Per-site TTL on footpath.events, applied by ClickHouse at merge time.  Site ids are
-    validated ([a-z0-9_-]) at config load, so inlining them in DDL is safe."""
-    rules = [f"toDateTime(timestamp) + toIntervalDay({int(d)}) DELETE WHERE site_id = '{sid}'"
-             for sid, d in sorted(retention_days.items()) if d > 0]
-    if rules:
-        ddl = "ALTER TABLE footpath.events MODIFY TTL " + ", ".join(rules)
-        client.command(ddl, settings={"materialize_ttl_after_modify": 0})
-        return ddl
-    create = client.command("SHOW CREATE TABLE footpath.events")
-    if "TTL" in str(create).split("SETTINGS")[0]:
-        client.command("ALTER TABLE footpath.events REMOVE TTL")
-    return ""
 
 
 class Store:

@@ -1,0 +1,115 @@
+"""Per-site retention reaches every table that holds per-event or per-person rows
+(collector/write/retention.py): after the TTL is applied, a site's rows older than its
+retention are gone from each table, newer rows and other sites' rows stay."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from collector.write.retention import EXEMPT, RETAINED, apply_retention, site_tables, unlisted_tables
+from collector.write.store import apply_migrations
+
+DAYS = 2
+EVENT_COLS = ["message_id", "site_id", "type", "event", "name", "timestamp", "received_at", "anonymous_id",
+              "user_id", "previous_id", "session_id", "path", "source", "properties", "violations"]
+QUARANTINE_COLS = ["site_id", "message_id", "type", "event", "source", "timestamp", "received_at", "plan_version",
+                   "plan_status", "violations", "reason", "properties", "row"]
+VIOLATION = [("type", "price", "'x' is not of type 'number'")]
+
+
+@pytest.fixture(scope="module")
+def engine(ch):
+    apply_migrations(ch)
+    return ch
+
+
+def _event(site, ts, kind, anon="", user="", prev="", session="", event=""):
+    return [str(uuid.uuid4()), site, kind, event, "", ts, datetime.now(UTC), anon, user, prev, session,
+            "/p" if kind == "page" else "", "server", '{"price": "x"}', VIOLATION if kind != "alias" else []]
+
+
+def _fill(ch, site: str, old: datetime, new: datetime) -> None:
+    rows = []
+    for ts, tag in ((old, "old"), (new, "new")):
+        rows += [
+            _event(site, ts, "page", f"a_{tag}", f"u_{tag}", session=f"s_{tag}"),
+            _event(site, ts, "track", f"a_{tag}", f"u_{tag}", session=f"s_{tag}", event="Order Completed"),
+            _event(site, ts, "alias", "", f"u_{tag}", prev=f"p_{tag}"),
+            # one link seen on both sides of the cut-off: it is still held by a retained event
+            _event(site, ts, "page", "a_both", "u_both", session=f"s_both_{tag}"),
+        ]
+    ch.insert("footpath.events", rows, column_names=EVENT_COLS)
+    q = [[site, str(uuid.uuid4()), "track", "Bad", "server", ts, ts, 1, "planned", VIOLATION, "bad", "{}", "{}"]
+         for ts in (old, new)]
+    ch.insert("footpath.quarantine", q, column_names=QUARANTINE_COLS)
+
+
+def _counts(ch, table: str, site: str) -> tuple[int, int]:
+    """(rows older than the retention, newer rows) by the table's own expiry time."""
+    expr = RETAINED[table]
+    r = ch.query(f"SELECT countIf({expr} < now() - toIntervalDay({DAYS})), countIf({expr} >= now() - "
+                 f"toIntervalDay({DAYS})) FROM footpath.`{table}` WHERE site_id = {{s:String}}",
+                 parameters={"s": site}).result_rows[0]
+    return int(r[0]), int(r[1])
+
+
+def _optimize(ch, tables) -> None:
+    for t in tables:
+        ch.command(f"OPTIMIZE TABLE footpath.`{t}` FINAL")
+
+
+def test_every_site_table_is_retained_or_exempt(engine):
+    assert not unlisted_tables(engine), (
+        "tables with a site_id in neither RETAINED nor EXEMPT of collector/write/retention.py")
+    assert not set(RETAINED) & set(EXEMPT)
+
+
+def test_retention_expires_old_rows_of_that_site_in_every_table(engine):
+    ch = engine
+    short, keep = "r" + secrets.token_hex(5), "k" + secrets.token_hex(5)
+    now = datetime.now(UTC)
+    old, new = now - timedelta(days=DAYS + 3), now - timedelta(hours=1)
+    for site in (short, keep):
+        _fill(ch, site, old, new)
+    tables = sorted(set(RETAINED) & site_tables(ch))
+    assert {"events", "identity_links", "identity_merges", "quarantine", "quality_violations_hourly"} <= set(tables)
+    _optimize(ch, tables)
+    before = {(t, s): _counts(ch, t, s) for t in tables for s in (short, keep)}
+    for (t, s), (n_old, n_new) in before.items():
+        assert n_old > 0 and n_new > 0, f"the fixture does not reach {t} ({s}): {n_old} old, {n_new} new"
+
+    ddl = apply_retention(ch, {short: DAYS, keep: 0})
+    assert set(ddl) == set(tables) and all(short in d and keep not in d for d in ddl.values())
+    _optimize(ch, tables)
+
+    for t in tables:
+        assert _counts(ch, t, short) == (0, before[(t, short)][1]), t
+        assert _counts(ch, t, keep) == before[(t, keep)], t
+
+    # Independent of the TTL expressions: what is left, by ids.
+    events = ch.query("SELECT DISTINCT anonymous_id FROM footpath.events WHERE site_id = {s:String} "
+                      "AND anonymous_id != '' ORDER BY 1", parameters={"s": short}).result_rows
+    assert [r[0] for r in events] == ["a_both", "a_new"]
+    links = ch.query("SELECT anonymous_id, user_id, min(first_seen) FROM footpath.identity_links "
+                     "WHERE site_id = {s:String} GROUP BY anonymous_id, user_id ORDER BY 1",
+                     parameters={"s": short}).result_rows
+    # (a server-side alias also links its previous id as an anonymous id)
+    assert [(a, u) for a, u, _ in links] == [("a_both", "u_both"), ("a_new", "u_new"), ("p_new", "u_new")]
+    # the link still held by a retained event keeps its first time (pre-login attribution unchanged)
+    assert abs(links[0][2].replace(tzinfo=UTC) - old) < timedelta(seconds=1)
+    merges = ch.query("SELECT previous_id FROM footpath.identity_merges WHERE site_id = {s:String}",
+                      parameters={"s": short}).result_rows
+    assert [r[0] for r in merges] == ["p_new"]
+    kept = ch.query("SELECT DISTINCT previous_id FROM footpath.identity_merges WHERE site_id = {s:String} ORDER BY 1",
+                    parameters={"s": keep}).result_rows
+    assert [r[0] for r in kept] == ["p_new", "p_old"]
+
+    # Removing the site's retention removes the TTL again.
+    assert set(apply_retention(ch, {short: 0}).values()) == {""}
+    for t in tables:
+        create = str(ch.command(f"SHOW CREATE TABLE footpath.`{t}`"))
+        assert short not in create, t
