@@ -179,9 +179,13 @@ def segment_condition(seg: Segment, site: str, variant: str, include_bots: bool,
     """Row condition: the row's person (person_key) is in the segment.  Each filter is a set
     of persons that did the step in its range; `did not` is NOT IN that set, so persons
     with no events at all in the range qualify for it."""
+    from collector.reports.score_filters import ScoreSegmentFilter, score_filter_condition
     src = event_rows(variant, True, client)
     parts = []
     for f in seg.filters:
+        if isinstance(f, ScoreSegmentFilter):  # person scores (RFM, lead score)
+            parts.append(score_filter_condition(f, site, p))
+            continue
         parts.append(f"person_key {'IN' if f.did else 'NOT IN'} ({_filter_set(f, site, src, include_bots, p)})")
     return "(" + (" AND " if seg.match == "all" else " OR ").join(parts) + ")"
 

@@ -76,7 +76,7 @@ class Filter:
 
 @dataclass(frozen=True)
 class Segment:
-    filters: tuple[Filter, ...]
+    filters: tuple[Any, ...]  # Filter, or score_filters.ScoreSegmentFilter
     match: str = "all"  # all | any
 
 
@@ -220,10 +220,14 @@ def parse_segment(doc: Any, where: str = "segment") -> Segment | None:
         raise SpecError(f"{where}.filters", "must be a non-empty array")
     if len(filters) > 10:
         raise SpecError(f"{where}.filters", "at most 10 filters")
-    out = []
+    from collector.reports.score_filters import is_score_filter, parse_score_segment_filter
+    out: list[Any] = []
     for i, f in enumerate(filters):
         fw = f"{where}.filters[{i}]"
         f = _obj(f, fw)
+        if is_score_filter(f):  # {"rfm_segment": ..., "lead_score": ...}: person scores
+            out.append(parse_score_segment_filter(f, fw))
+            continue
         _known(f, {"did", "type", "event", "path", "properties", "from", "to", "since"}, fw)
         did = _bool(f.get("did", True), f"{fw}.did")
         if "since" in f and "from" in f:
