@@ -13,19 +13,20 @@ import hashlib
 import logging
 import os
 import uuid
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from collector.buffer.wal import (
-    Record,
+    DEFAULT_TABLE,
+    HEADER,
     list_segments,
     parse_segment_name,
-    read_records,
     segment_name,
     series_closed,
-    split_record,
 )
 
 log = logging.getLogger("footpath.buffer")
@@ -44,14 +45,69 @@ class Batch:
         return b"\n".join(p for p in self.payloads.values() if p)
 
 
-def _group(records: list[bytes]) -> tuple[dict[str, bytes], int]:
-    by_table: dict[str, list[bytes]] = {}
+_CHUNK = 8 << 20  # bytes read from a segment at a time
+
+
+@dataclass
+class _Rec:
+    """One buffer record as the drain sees it: where it is, its table and its rows."""
+
+    start: int  # byte offset of the record's header
+    end: int  # byte offset just past it
+    table: str
+    body: memoryview  # JSONEachRow lines, no table header; a view into the read chunk
+    rows: int
+
+
+def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1) -> Iterator[_Rec]:
+    """Records of one segment from byte offset `start`, as wal.read_records frames them
+    (length, CRC32, payload; the first incomplete or corrupt record ends the segment), read
+    in chunks rather than to the end of the file, each record's rows counted once, and the
+    payload never copied (memoryviews into the chunk).  Stops before a record ending past
+    `stop` (>= 0), or once `budget` (>= 0) rows were yielded (always after at least one)."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below; a generator holds it
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(start)
+        buf = f.read(_CHUNK)
+        base, pos, taken, hsize = start, 0, 0, HEADER.size
+        while True:
+            if len(buf) - pos < hsize:
+                length = -1
+            else:
+                length, crc = HEADER.unpack_from(buf, pos)
+            if length < 0 or len(buf) - pos - hsize < length:
+                more = f.read(max(_CHUNK, hsize + max(length, 0) - (len(buf) - pos)))
+                if not more:
+                    return  # end of the segment (or a torn tail: never acknowledged)
+                buf, base, pos = buf[pos:] + more, base + pos, 0
+                continue
+            b0, b1 = pos + hsize, pos + hsize + length
+            if stop >= 0 and base + b1 > stop:
+                return
+            if zlib.crc32(memoryview(buf)[b0:b1]) != crc:
+                return
+            table = DEFAULT_TABLE
+            if length and buf[b0] == 0x23:  # '#<table>' header line (wal.table_record)
+                nl = buf.find(b"\n", b0, b1)
+                table, b0 = bytes(buf[b0 + 1:nl if nl >= 0 else b1]).decode(), (nl + 1 if nl >= 0 else b1)
+            rows = buf.count(b"\n", b0, b1) + 1 if b1 > b0 else 0
+            yield _Rec(base + pos, base + b1, table, memoryview(buf)[b0:b1], rows)
+            taken += rows
+            pos = b1
+            if 0 <= budget <= taken:
+                return
+
+
+def _group(records: list[_Rec]) -> tuple[dict[str, bytes], int]:
+    by_table: dict[str, list[memoryview]] = {}
     rows = 0
     for rec in records:
-        table, body = split_record(rec)
-        if body:
-            by_table.setdefault(table, []).append(body)
-            rows += _count_rows(body)
+        if rec.rows:
+            by_table.setdefault(rec.table, []).append(rec.body)
+            rows += rec.rows
     return {t: b"\n".join(parts) for t, parts in by_table.items()}, rows
 
 
@@ -103,12 +159,9 @@ class BufferReader:
         if not self.inflight:
             return None
         ranges = [tuple(r) for r in self.inflight["ranges"]]
-        parts: list[bytes] = []
+        parts: list[_Rec] = []
         for name, start, end in ranges:
-            for rec in read_records(self.dir / name, start):
-                if rec.end > end:
-                    break
-                parts.append(rec.payload)
+            parts += _scan(self.dir / name, start, stop=end)
         payloads, rows = _group(parts)
         positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
         return Batch(self.inflight["token"], ranges, payloads, rows, positions)
@@ -121,7 +174,7 @@ class BufferReader:
             by_series.setdefault(series, []).append(num)
         positions = dict(self.positions)
         ranges: list[tuple[str, int, int]] = []
-        parts: list[bytes] = []
+        parts: list[_Rec] = []
         rows = 0
         for series, numbers in sorted(by_series.items()):
             seg_no, offset = positions.get(series, (numbers[0], 0))
@@ -130,12 +183,13 @@ class BufferReader:
                     continue
                 if num > seg_no:
                     seg_no, offset = num, 0
-                recs, offset = self._read(series, num, offset, max_rows - rows)
-                for rec in recs:
-                    parts.append(rec.payload)
-                    rows += _count_rows(rec.payload)  # a table header line counts: harmless
+                name = segment_name(series, num)
+                recs = list(_scan(self.dir / name, offset, budget=max_rows - rows))
                 if recs:
-                    ranges.append((recs[0].segment, recs[0].start, recs[-1].end))
+                    parts += recs
+                    rows += sum(r.rows for r in recs)
+                    offset = recs[-1].end
+                    ranges.append((name, recs[0].start, recs[-1].end))
                 positions[series] = (seg_no, offset)
                 if rows >= max_rows:
                     break
@@ -146,17 +200,6 @@ class BufferReader:
             return None
         payloads, rows = _group(parts)
         return Batch(_token(self.buffer_id, ranges), ranges, payloads, rows, positions)
-
-    def _read(self, series: str, num: int, offset: int, budget: int) -> tuple[list[Record], int]:
-        out: list[Record] = []
-        taken = 0
-        for rec in read_records(self.dir / segment_name(series, num), offset):
-            if taken >= budget and out:
-                break
-            out.append(rec)
-            taken += _count_rows(rec.payload)
-            offset = rec.end
-        return out, offset
 
     def _advance_only(self, positions: dict[str, tuple[int, int]]) -> None:
         if positions != self.positions:
@@ -210,10 +253,6 @@ class BufferReader:
                 continue
             total += size - (offset if num == seg_no else 0)
         return max(total, 0)
-
-
-def _count_rows(payload: bytes) -> int:
-    return payload.count(b"\n") + 1 if payload else 0
 
 
 __all__ = ["Batch", "BufferReader", "parse_segment_name"]
