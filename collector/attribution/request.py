@@ -63,11 +63,15 @@ def parse_time(v: Any, key: str, end: bool = False) -> datetime:
     try:
         if len(v) == 10:
             d = date.fromisoformat(v)
+            if not 1971 <= d.year <= 2200:
+                raise RequestError(key, "out of range (years 1971-2200)")
             t = datetime(d.year, d.month, d.day, tzinfo=UTC)
             return t + timedelta(days=1) if end else t
         t = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         raise RequestError(key, "must be an ISO date (2024-05-01) or date-time string") from None
+    if not 1971 <= t.year <= 2200:  # also keeps `to + 1 day` and `to - 30 days` in range
+        raise RequestError(key, "out of range (years 1971-2200)")
     return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
 
 

@@ -34,6 +34,8 @@ def parse_range(start: str | None, end: str | None, now: datetime | None = None)
             t = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             raise ReportError(f"'{name}' must be an ISO date or datetime, got {v!r}") from None
+        if not 1971 <= t.year <= 2200:  # keeps the default `to - 24 hours` in range
+            raise ReportError(f"'{name}' out of range (years 1971-2200), got {v!r}")
         return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
     e = one(end, "to") if end else now
