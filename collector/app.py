@@ -8,7 +8,6 @@ import hmac
 import logging
 import os
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from collector import pipeline
 from collector.attribution.http import AttributionRoutes
 from collector.edge import WriterProxy, writer_problems
-from collector.enrich.clientip import client_ip
 from collector.experiments import http as experiments_http
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
@@ -31,9 +28,9 @@ from collector.plans import api as plans_api
 from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
-from collector.receive.auth import AuthError, authenticate, request_origin
-from collector.receive.body import BodyError, parse_json, read_body
-from collector.receive.ratelimit import RateLimiter
+from collector.receive.auth import request_origin
+from collector.receive.body import BodyError, parse_json, read_body, too_large
+from collector.receive.ingest import INGEST_PATHS, Ingest, IngestASGI, cors_headers
 from collector.reports import api as reports_api
 from collector.scores.sync import ScoreSync
 from collector.service import DEMO_DIR, TAG_DIST, Collector
@@ -41,7 +38,6 @@ from collector.settings import Settings
 from collector.types import MESSAGE_TYPES
 
 log = logging.getLogger("footpath.http")
-RETRY_AFTER = "5"
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -53,21 +49,7 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Re
     return json_response({"error": reason}, status, headers)
 
 
-def _cors(origin: str | None) -> dict[str, str]:
-    if not origin:
-        return {}
-    # Expose Retry-After so a tag on another origin can honour it.
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After"}
-
-
-def _parse_sent_at(v: Any) -> datetime | None:
-    if not isinstance(v, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(v)
-    except ValueError:
-        return None
-    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+_cors = cors_headers
 
 
 class Handlers:
@@ -76,83 +58,27 @@ class Handlers:
         self.s: Settings = c.settings
         self.proxies = c.settings.proxy_networks
         self._tag_cache: dict[str, tuple[bytes, str, float]] = {}
-        self.limiter = RateLimiter()
+        self.ingester = Ingest(c)
         self.writer_url = ""
 
-    # -- ingestion -------------------------------------------------------------------------
+    # -- ingestion (collector/receive/ingest.py; IngestASGI answers these first) ------------
     async def ingest(self, request: Request) -> Response:
-        kind = None if request.url.path.endswith("/batch") else request.url.path.rsplit("/", 1)[-1]
-        origin = request_origin(request.headers.get("origin"), None)
-        if origin not in self.c.keyring.any_origins:
-            origin = None  # never reflect an origin no site lists
-        if self.c.wal.disk_bytes() >= self.c.wal.max_bytes:
-            return error(503, "buffer full, retry later", {"Retry-After": RETRY_AFTER, **_cors(origin)})
-        try:
-            body = await read_body(request, self.s.max_batch_bytes)
-            doc, strict = parse_json(body)
-        except BodyError as e:
-            return error(e.status, e.reason, _cors(origin))
-        if not isinstance(doc, dict):
-            return error(400, "body must be a JSON object", _cors(origin))
-        if kind is None:
-            messages = doc.get("batch")
-            if not isinstance(messages, list):
-                return error(400, "body must be {\"batch\": [...]}: field 'batch' missing or not an array",
-                             _cors(origin))
-        else:
-            messages = [{**doc, "type": kind} if doc.get("type") in (None, kind) else doc]
-        body_key = doc.get("writeKey") if isinstance(doc.get("writeKey"), str) else None
-        try:
-            principal = authenticate(self.c.keyring, request.headers.get("authorization"), body_key,
-                                     request.query_params.get("key"), request.headers.get("origin"),
-                                     request.headers.get("referer"))
-        except AuthError as e:
-            return error(e.status, e.reason, _cors(origin))
-        cors = _cors(origin) if principal.source == "browser" else {}
-        peer = client_ip(request.client.host if request.client else "", request.headers.get("x-forwarded-for"),
-                         self.proxies)
-        site = principal.site
-        wait = self.limiter.check(site.id, site.rate_limit_events, peer, site.rate_limit_client, len(messages))
-        if wait:
-            return error(429, "rate limit exceeded, retry later", {"Retry-After": str(wait), **cors})
-        rq = pipeline.RequestContext(
-            site=principal.site, source=principal.source, received_at=pipeline.now_utc(),
-            peer_ip=peer,
-            header_ua=request.headers.get("user-agent", ""),
-            gpc=request.headers.get("sec-gpc", "").strip() == "1",
-            batch_sent_at=_parse_sent_at(doc.get("sentAt")),
-            body_small=len(body) <= self.s.max_message_bytes, strict_strings=strict)
-        metrics.received_counter(principal.source).inc(len(messages))
-        out = pipeline.run(rq, self.c.services, messages)
-        records = pipeline.buffer_records(out)
-        if records:
-            try:  # capacity was checked on entry (cached size); a failing disk still gets a 503
-                await self.c.wal.append(records)
-            except OSError as e:
-                for mid in out.added_ids:
-                    self.c.services.recent.forget(principal.site.id, mid)
-                log.error("buffer append failed: %s", e)
-                return error(503, "buffer unavailable, retry later", {"Retry-After": RETRY_AFTER, **cors})
-        self._count(principal.site.id, out, doc.get("stats"))
-        result: dict[str, Any] = {"accepted": out.accepted, "rejected": out.rejected}
-        if out.dropped:
-            result["dropped"] = out.dropped
-        status = 400 if kind is not None and out.rejected else 200
-        return json_response(result, status, cors)
-
-    def _count(self, site_id: str, out: pipeline.Outcome, stats: Any) -> None:
-        metrics.accepted_counter(site_id).inc(out.accepted)
-        for r in out.rejected:
-            metrics.REJECTED.labels(r["field"].split(".")[0] or "(message)").inc()
-        for reason, n in out.dropped.items():
-            metrics.DROPPED.labels(reason).inc(n)
-        for name, secs in out.step_seconds.items():
-            metrics.step_counter(name).inc(secs)
-        if isinstance(stats, dict):
-            for k in ("dropped", "retried", "queued"):
-                v = stats.get(k)
-                if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000:
-                    metrics.TAG_LOSS.labels(site_id, k).inc(v)
+        kind = INGEST_PATHS.get(request.url.path)
+        origin, reply = self.ingester.precheck(request.headers)
+        if reply is None:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.s.max_batch_bytes:
+                    e = too_large(self.s.max_batch_bytes)
+                    return error(e.status, e.reason, _cors(origin))
+                chunks.append(chunk)
+            reply = await self.ingester.handle(kind, request.headers, origin, b"".join(chunks),
+                                               request.client.host if request.client else "",
+                                               request.query_params.get("key"))
+        status, doc, headers = reply
+        return json_response(doc, status, headers)
 
     async def preflight(self, request: Request) -> Response:
         origin = request_origin(request.headers.get("origin"), None)
@@ -293,7 +219,9 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
             score_sync.stop()
             await asyncio.get_running_loop().run_in_executor(None, c.stop)
 
-    middleware = [Middleware(WriterProxy, writer_url=writer_url)] if writer_url else []
+    middleware = [Middleware(IngestASGI, ingest=h.ingester)]  # outermost: the hot path skips routing
+    if writer_url:
+        middleware.append(Middleware(WriterProxy, writer_url=writer_url))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.collector = c
     app.state.score_sync = score_sync

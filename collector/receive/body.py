@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -21,25 +22,26 @@ class BodyError(Exception):
         self.reason = reason
 
 
-async def read_body(request: Request, max_bytes: int, check_type: bool = True) -> bytes:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def check_headers(headers: Mapping[str, str], max_bytes: int, check_type: bool = True) -> None:
+    """What can be refused before reading a byte: content type, declared length."""
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if check_type and ctype not in ALLOWED_TYPES:
         raise BodyError(415, f"content type {ctype!r} not accepted; send application/json or text/plain")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BodyError(400, "Content-Length is not a number")
         if int(declared) > max_bytes:
             raise BodyError(413, f"body larger than {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyError(413, f"body larger than {max_bytes} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").strip().lower()
+
+
+def too_large(max_bytes: int) -> BodyError:
+    return BodyError(413, f"body larger than {max_bytes} bytes")
+
+
+def decode_body(headers: Mapping[str, str], body: bytes, max_bytes: int) -> bytes:
+    """The body after Content-Encoding (gzip/deflate, capped against zip bombs)."""
+    encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "deflate"):
         d = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
         try:
@@ -53,6 +55,18 @@ async def read_body(request: Request, max_bytes: int, check_type: bool = True) -
     if not body.strip():
         raise BodyError(400, "empty body")
     return body
+
+
+async def read_body(request: Request, max_bytes: int, check_type: bool = True) -> bytes:
+    check_headers(request.headers, max_bytes, check_type)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        chunks.append(chunk)
+    return decode_body(request.headers, b"".join(chunks), max_bytes)
 
 
 def _no_constants(name: str) -> Any:
