@@ -239,8 +239,9 @@ _ATTRIBUTION_RESP = _obj({
 # -- persons -----------------------------------------------------------------------------------
 _PERSON_PARAMS = [
     {"name": "site", "in": "path", "required": True, "schema": _STR},
-    {"name": "ref", "in": "path", "required": True, "schema": _STR,
-     "description": "u:<user id>, a:<anonymous id>, or a bare id (user id first); percent-encoded"},
+    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[^\n]+$"},
+     "description": "u:<user id>, a:<anonymous id>, or a bare id (user id first); percent-encoded; "
+                    "an id holding a line feed cannot be addressed"},
 ]
 _PERSON = _obj({
     "site": _STR, "person_id": _STR, "kind": {"enum": ["known", "anonymous"]},
@@ -283,7 +284,7 @@ _QUALITY = _obj({
     "totals": _obj({"events": _INT, "checked": _INT, "violating": _INT, "unplanned": _INT, "blocked": _INT,
                     "violation_rate": _NULL_NUM}),
     "quarantine": {"type": "object"}, "completeness": {"type": "object"},
-    "events": _arr(_obj({"type": _STR, "event": _STR, "label": _STR, "planned": _BOOL, "events": _INT,
+    "events": _arr(_obj({"type": _STR, "event": _STR, "label": _STR, "planned": {"type": ["boolean", "null"]}, "events": _INT,
                          "hourly": _arr({"type": "object"}), "violations": _arr({"type": "object"}),
                          "fill_rates": _arr({"type": "object"}), "violation_rate": _NULL_NUM})),
     "plan": _PLAN_STATUS, "incidents": _arr({"type": "object"}), "alerts": {"type": "object"},
