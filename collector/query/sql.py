@@ -55,6 +55,12 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
     try:
         result = store.reader().query(sql, parameters=params or None)
         rows = [[jsonable(v) for v in row] for row in result.result_rows]
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        # Raised before anything reaches the engine: without {name:Type} placeholders the
+        # client formats params into the text Python-style (%(name)s), and a stray % or a
+        # value it cannot render fails there.
+        raise QueryError(400, f"params do not fit the query: {type(e).__name__}: {str(e)[:300]} "
+                              "(use {name:Type} placeholders)") from None
     except ClickHouseError as e:
         # A query that failed mid-stream can leave its client's handle unusable: start afresh.
         store.reset_reader()

@@ -44,3 +44,12 @@ def test_bad_sql_is_a_clear_400(server):
     assert r.status_code == 400 and "Syntax error" in r.json()["error"]
     assert _sql(server, {"sql": ""}).status_code == 400
     assert _sql(server, {"nosql": 1}).status_code == 400
+
+
+def test_params_that_do_not_fit_the_query_are_400s(server):
+    """Found by schemathesis: without {name:Type} placeholders the client %-formats params
+    into the text, and a stray % raised ValueError (500)."""
+    for body in ({"sql": "SELECT '%R'", "params": {"a": 1}}, {"sql": "SELECT %(b)s", "params": {"a": 1}}):
+        r = _sql(server, body)
+        assert r.status_code == 400 and "params do not fit" in r.json()["error"], r.text
+    assert _sql(server, {"sql": "SELECT 1", "params": {"a": 1}}).status_code == 200
