@@ -1,74 +1,221 @@
-"""Writer throughput: rows/s from the write-ahead buffer into the embedded engine, with
-every migration (materialized views included) in place, and into a bare events table.
+"""Writer throughput: rows/s from the write-ahead buffer into the embedded engine, with every
+migration applied, once with the materialized views on footpath.events detached and once
+with all of them, in one run (same buffer, same machine load).
 
-    .venv/bin/python -m loadtests.writer_bench [--rows 300000] [--flush-rows 50000]"""
+    .venv/bin/python -m loadtests.writer_bench [--rows 200000] [--profile]
+
+The buffer is filled once (the ingestion pipeline's own records, ~1.3 KB JSONEachRow rows:
+user agent, URL, properties, context) and copied for each run.  Each run is a fresh process
+(chDB allows one engine path per process) driving collector.write.writer.Writer; it prints
+wall rows/s, the process's CPU time per row (all threads: chDB's included; the machine's
+2 cores bound rows/s at 2e6 / CPU-us-per-row), and the Python share (buffer reading).
+
+--profile adds ClickHouse's side alone, on the same rows, from files (no Python): parsing
+only (a Null-engine copy of footpath.events), footpath.events alone, and each view's own
+cost (events + that one view, minus events alone), once from the writer's JSONEachRow and
+once from ClickHouse's Native format (no parsing: the MergeTree and view costs alone)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import random
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = r"""
-import sys, time
-from pathlib import Path
-from datetime import UTC, datetime
-from collector import pipeline
-from collector.buffer.wal import WriteAheadBuffer
-from collector.enrich.geo import GeoIP
-from collector.enrich.useragent import UAClassifier
-from collector.sites import Site
-from collector.validate.dedup import RecentIds
-from collector.validate.limits import Limits
-from collector.write.store import Store
-from collector.write.writer import Writer
-from loadtests.enrich_bench import messages
-import random
 
-tmp, rows, flush_rows, only_events = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
-sv = pipeline.Services(Limits(32768, 8, 300, 8192), GeoIP(), UAClassifier(), RecentIds(4_000_000), 400, 86400)
-rq = pipeline.RequestContext(Site(id="bench", public_key="pk_bench"), "server", datetime.now(UTC), "127.0.0.1",
-                             "", False, None, False)
-wal = WriteAheadBuffer(tmp / "buffer", fsync="off", segment_bytes=64 << 20, max_bytes=1 << 40)
-msgs = messages(rows, False, random.Random(2))
-for i in range(0, rows, 500):
-    out = pipeline.run(rq, sv, msgs[i:i + 500], timed=False)
-    wal.append_nowait(pipeline.buffer_records(out))
-wal.close()
-store = Store("chdb://" + str(tmp / "ch"), {})
-if only_events:
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def fill_buffer(directory: Path, rows: int) -> None:
+    from collector import pipeline
+    from collector.buffer.wal import WriteAheadBuffer
+    from collector.enrich.geo import GeoIP
+    from collector.enrich.useragent import UAClassifier
+    from collector.sites import Site
+    from collector.validate.dedup import RecentIds
+    from collector.validate.limits import Limits
+    from loadtests.enrich_bench import messages
+
+    sv = pipeline.Services(Limits(32768, 8, 300, 8192), GeoIP(), UAClassifier(), RecentIds(4_000_000), 400, 86400)
+    rq = pipeline.RequestContext(Site(id="bench", public_key="pk_bench"), "server", datetime.now(UTC),
+                                 "127.0.0.1", "", False, None, False)
+    wal = WriteAheadBuffer(directory, fsync="off", segment_bytes=8 << 20, max_bytes=1 << 40)
+    msgs = messages(rows, False, random.Random(2))
+    for i in range(0, rows, 20):  # server-library batches of 20: one record per request
+        out = pipeline.run(rq, sv, msgs[i:i + 20], timed=False)
+        wal.append_nowait(pipeline.buffer_records(out))
+    wal.close()
+
+
+def event_views(client) -> list[str]:
+    return [r[0] for r in client.query(
+        "SELECT name FROM system.tables WHERE database = 'footpath' AND engine = 'MaterializedView' "
+        "AND match(create_table_query, 'FROM footpath\\\\.events\\\\b') ORDER BY name").result_rows]
+
+
+def child_writer(tmp: Path, views: bool, flush_rows: int, batch_bytes: int, settings: dict) -> dict:
+    from collector.write.store import Store
+    from collector.write.writer import Writer
+
+    store = Store("chdb://" + str(tmp / "ch"), {})
+    client = store.writer()  # migrates
+    if not views:
+        for v in event_views(client):
+            client.command(f"DETACH TABLE footpath.{v}")
+    try:
+        w = Writer(store, tmp / "buffer", flush_rows, 10, batch_bytes=batch_bytes)
+        w.insert_settings.update(settings)
+    except TypeError:  # an older writer (comparing checkouts): fixed flush_rows batches
+        w = Writer(store, tmp / "buffer", flush_rows, 10)
+    c0, t0 = _cpu(), time.perf_counter()
+    w.start()
+    assert w.wait_idle(1200)
+    dt, cpu = time.perf_counter() - t0, _cpu() - c0
+    w.stop()
+    n = client.query("SELECT count() FROM footpath.events").result_rows[0][0]
+    return {"rows": n, "wall": dt, "cpu": cpu, "read": getattr(w, "read_seconds", 0.0)}
+
+
+def child_profile(tmp: Path, batch_rows: int, reps: int) -> list[tuple[str, float, float]]:
+    """ClickHouse alone: INSERT ... FROM INFILE of the buffer's rows, per configuration."""
+    from collector.buffer.drain import BufferReader
     from collector.write import store as st
-    c = st.connect(store.url)
-    for p in st.migration_files()[:3]:
-        for s in st.split_statements(st.render(p.read_text(), st.ClusterRender())):
-            c.command(s)
-    store.migrated = True
-    store._writer = c
-w = Writer(store, tmp / "buffer", flush_rows, 10)
-store.writer()
-t = time.perf_counter()
-w.start()
-assert w.wait_idle(600)
-dt = time.perf_counter() - t
-w.stop()
-n = store.writer().query("SELECT count() FROM footpath.events").result_rows[0][0]
-print(f"{'events table only' if only_events else 'all migrations (MVs)':22} rows {n:>9}  {dt:6.2f} s  {n / dt:10.0f} rows/s")
-"""
+    from collector.write.writer import INSERT_SETTINGS
+
+    reader = BufferReader(tmp / "buffer")
+    files, n = [], 0
+    while (b := reader.next_batch(batch_rows)) is not None:
+        reader.positions = dict(b.positions)
+        p = tmp / f"batch{len(files)}.json"
+        p.write_bytes(b.payloads["footpath.events"])
+        files.append(p)
+        n += b.rows
+    c = st.connect("chdb://" + str(tmp / "ch"))
+    st.apply_migrations(c)
+    views = event_views(c)
+    tables = [r[0] for r in c.query("SELECT name FROM system.tables WHERE database = 'footpath' "
+                                    "AND engine LIKE '%MergeTree%'").result_rows]
+    c.command("CREATE TABLE footpath.bench_null AS footpath.events ENGINE = Null")
+    attached = set(views)
+
+    def use(want: set[str]) -> None:
+        for v in views:
+            if v in attached and v not in want:
+                c.command(f"DETACH TABLE footpath.{v}")
+                attached.discard(v)
+            elif v not in attached and v in want:
+                c.command(f"ATTACH TABLE footpath.{v}")
+                attached.add(v)
+
+    def run(table: str, want: set[str], fmt: str, paths: list[Path], extra: dict | None = None) -> tuple[float, float]:
+        use(want)
+        best = (1e9, 1e9)
+        for rep in range(reps):
+            for t in tables:
+                c.command(f"TRUNCATE TABLE footpath.{t}")
+            c0, t0 = _cpu(), time.perf_counter()
+            for i, p in enumerate(paths):
+                s = {**INSERT_SETTINGS, **(extra or {}), "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
+                c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
+            wall, cpu = time.perf_counter() - t0, _cpu() - c0
+            best = min(best, (cpu / n * 1e6, wall / n * 1e6))
+        return best
+
+    out = []
+    out.append(("JSONEachRow: parse only (Null engine)",) + run("footpath.bench_null", set(), "JSONEachRow", files))
+    out.append(("JSONEachRow: parse only, 1 thread",)
+               + run("footpath.bench_null", set(), "JSONEachRow", files, {"max_threads": 1}))
+    out.append(("JSONEachRow: footpath.events alone",) + run("footpath.events", set(), "JSONEachRow", files))
+    out.append(("JSONEachRow: events + all views",) + run("footpath.events", set(views), "JSONEachRow", files))
+    # Native: the same rows as ClickHouse's own columnar format, so no parsing is left
+    use(set())
+    for t in tables:
+        c.command(f"TRUNCATE TABLE footpath.{t}")
+    for i, p in enumerate(files):
+        c.command(f"INSERT INTO footpath.events FROM INFILE '{p}' FORMAT JSONEachRow",
+                  settings={**INSERT_SETTINGS, "insert_deduplication_token": f"native:{i}"})
+    native = []
+    for i in range(len(files)):
+        p = tmp / f"batch{i}.native"
+        c.command(f"INSERT INTO FUNCTION file('{p}', 'Native') SELECT * FROM footpath.events "
+                  f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
+        native.append(p)
+    out.append(("Native: parse only (Null engine)",) + run("footpath.bench_null", set(), "Native", native))
+    base = run("footpath.events", set(), "Native", native)
+    out.append(("Native: footpath.events alone",) + base)
+    for v in views:
+        cpu, wall = run("footpath.events", {v}, "Native", native)
+        out.append((f"Native: + {v} (its own cost)", cpu - base[0], wall - base[1]))
+    out.append(("Native: events + all views",) + run("footpath.events", set(views), "Native", native))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=300_000)
-    ap.add_argument("--flush-rows", type=int, default=50_000)
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--flush-rows", type=int, default=5000, help="the writer's flush_rows (default as shipped)")
+    ap.add_argument("--batch-mib", type=int, default=64, help="the writer's batch_bytes, MiB")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                    help="also run with all views and these extra insert settings (repeatable)")
+    ap.add_argument("--profile", action="store_true", help="also ClickHouse's own costs, per view")
+    ap.add_argument("--profile-rows", type=int, default=50_000, help="rows per insert in --profile")
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    for only_events in ("1", "0"):  # one process each: chDB allows one engine path per process
-        with tempfile.TemporaryDirectory() as d:
-            subprocess.run([sys.executable, "-c", CHILD, d, str(args.rows), str(args.flush_rows), only_events],
-                           cwd=ROOT, check=True)
+    if args.child:
+        kind, tmp = args.child.split(":", 1)
+        if kind == "profile":
+            res = child_profile(Path(tmp), args.profile_rows, args.reps)
+        else:
+            res = child_writer(Path(tmp), kind != "events", args.flush_rows, args.batch_mib << 20,
+                               json.loads(args.settings))
+        print("RESULT " + json.dumps(res))
+        return
+    print(f"load average before: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "src"
+        fill_buffer(src, args.rows)
+        size = sum(p.stat().st_size for p in src.glob("*.wal"))
+        print(f"buffer: {args.rows} rows, {size / args.rows:.0f} bytes per row as stored")
+        print(f"{'run':24} {'rows':>8} {'wall s':>7} {'rows/s':>9} {'CPU us/row':>11} {'Python us/row':>14}")
+        runs = [("footpath.events alone", "events", "{}"), ("with all views", "views", "{}")]
+        runs += [(f"with all views, {v.split('=', 1)[0]}", "views", v.split("=", 1)[1]) for v in args.variant]
+        for label, kind, settings in runs:
+            run = Path(d) / "run"
+            shutil.copytree(src, run / "buffer")
+            res = _child(args, f"{kind}:{run}", settings)
+            print(f"{label:24} {res['rows']:8} {res['wall']:7.2f} {res['rows'] / res['wall']:9.0f} "
+                  f"{res['cpu'] / res['rows'] * 1e6:11.2f} {res['read'] / res['rows'] * 1e6:14.2f}", flush=True)
+            shutil.rmtree(run)
+        if args.profile:
+            run = Path(d) / "profile"
+            shutil.copytree(src, run / "buffer")
+            print(f"\nClickHouse alone, {args.profile_rows}-row inserts from files, best of {args.reps}:")
+            print(f"{'what':52} {'CPU us/row':>10} {'wall us/row':>11}")
+            for name, cpu, wall in _child(args, f"profile:{run}", "{}"):
+                print(f"{name:52} {cpu:10.2f} {wall:11.2f}")
+    print(f"load average after: {os.getloadavg()}")
+
+
+def _child(args, spec: str, settings: str):
+    cmd = [sys.executable, "-m", "loadtests.writer_bench", "--child", spec, "--flush-rows", str(args.flush_rows),
+           "--batch-mib", str(args.batch_mib), "--settings", settings, "--reps", str(args.reps),
+           "--profile-rows", str(args.profile_rows)]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
 
 
 if __name__ == "__main__":

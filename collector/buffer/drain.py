@@ -59,12 +59,13 @@ class _Rec:
     rows: int
 
 
-def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1) -> Iterator[_Rec]:
+def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1, max_bytes: int = -1) -> Iterator[_Rec]:
     """Records of one segment from byte offset `start`, as wal.read_records frames them
     (length, CRC32, payload; the first incomplete or corrupt record ends the segment), read
     in chunks rather than to the end of the file, each record's rows counted once, and the
     payload never copied (memoryviews into the chunk).  Stops before a record ending past
-    `stop` (>= 0), or once `budget` (>= 0) rows were yielded (always after at least one)."""
+    `stop` (>= 0), or once `budget` (>= 0) rows or `max_bytes` (>= 0) bytes of records were
+    yielded (always after at least one record)."""
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below; a generator holds it
     except FileNotFoundError:
@@ -97,7 +98,7 @@ def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1) -> Itera
             yield _Rec(base + pos, base + b1, table, memoryview(buf)[b0:b1], rows)
             taken += rows
             pos = b1
-            if 0 <= budget <= taken:
+            if 0 <= budget <= taken or 0 <= max_bytes <= base + b1 - start:
                 return
 
 
@@ -166,8 +167,9 @@ class BufferReader:
         positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
         return Batch(self.inflight["token"], ranges, payloads, rows, positions)
 
-    def next_batch(self, max_rows: int) -> Batch | None:
-        """Collect records after the checkpoint, across all series, up to ~max_rows."""
+    def next_batch(self, max_rows: int, max_bytes: int = -1) -> Batch | None:
+        """Collect records after the checkpoint, across all series, up to ~max_rows rows
+        and (when max_bytes >= 0) ~max_bytes bytes of records, at least one record."""
         segs = list_segments(self.dir)
         by_series: dict[str, list[int]] = {}
         for series, num, _ in segs:
@@ -175,7 +177,7 @@ class BufferReader:
         positions = dict(self.positions)
         ranges: list[tuple[str, int, int]] = []
         parts: list[_Rec] = []
-        rows = 0
+        rows = size = 0
         for series, numbers in sorted(by_series.items()):
             seg_no, offset = positions.get(series, (numbers[0], 0))
             for num in numbers:
@@ -184,16 +186,18 @@ class BufferReader:
                 if num > seg_no:
                     seg_no, offset = num, 0
                 name = segment_name(series, num)
-                recs = list(_scan(self.dir / name, offset, budget=max_rows - rows))
+                recs = list(_scan(self.dir / name, offset, budget=max_rows - rows,
+                                  max_bytes=max_bytes - size if max_bytes >= 0 else -1))
                 if recs:
                     parts += recs
                     rows += sum(r.rows for r in recs)
+                    size += recs[-1].end - recs[0].start
                     offset = recs[-1].end
                     ranges.append((name, recs[0].start, recs[-1].end))
                 positions[series] = (seg_no, offset)
-                if rows >= max_rows:
+                if rows >= max_rows or 0 <= max_bytes <= size:
                     break
-            if rows >= max_rows:
+            if rows >= max_rows or 0 <= max_bytes <= size:
                 break
         if not parts:
             self._advance_only(positions)

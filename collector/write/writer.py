@@ -1,7 +1,15 @@
 """Background writer: drains the write-ahead buffer into footpath.events in batches
-(flush at flush_rows or every flush_ms), each insert under a deduplication token derived
-from the exact buffer ranges it carries, so a replay after a crash cannot duplicate rows.
-Storage failures back off and retry the same batch; the buffer keeps accepting meanwhile."""
+(every flush_ms, or sooner when a megabyte is waiting), each insert under a deduplication
+token derived from the exact buffer ranges it carries, so a replay after a crash cannot
+duplicate rows.  Storage failures back off and retry the same batch; the buffer keeps
+accepting meanwhile.
+
+Batch size: each insert takes what is waiting, up to batch_bytes of buffered JSON (64 MiB,
+~50,000 typical rows) or max(flush_rows, batch_rows) rows.  An insert has a fixed cost
+that the rows do not amortise when batches are small: ~14 ms for footpath.events alone and
+~50 ms with the materialized views (part creation, fsync, one insert pipeline per view),
+i.e. ~10 us per row at 5,000 rows, against ~15 us per row of actual work (loadtests/
+writer_bench.py, BENCHMARKS.md): a backlog is drained in large inserts."""
 
 from __future__ import annotations
 
@@ -26,11 +34,17 @@ INSERT_SETTINGS = {
 
 
 class Writer:
-    def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int):
+    def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int,
+                 batch_bytes: int = 64 << 20, batch_rows: int = 500_000):
         self.store = store
         self.reader = BufferReader(buffer_dir)
         self.flush_rows = flush_rows
         self.flush_s = flush_ms / 1000
+        self.batch_rows = max(flush_rows, batch_rows)
+        self.batch_bytes = batch_bytes
+        self.insert_settings = dict(INSERT_SETTINGS)
+        self.read_seconds = 0.0  # reading the buffer into batches (Python)
+        self.insert_seconds = 0.0  # ClickHouse inserts (parse, parts, materialized views)
         self.wakeup = threading.Event()
         self._busy = False
         self.flush_now = threading.Event()  # skip the flush_ms age wait (shutdown, admin flush)
@@ -85,11 +99,13 @@ class Writer:
             self._insert(pending)
         while not self._stop.is_set():
             # Sleep a flush interval (or until woken: enough bytes waiting, shutdown, an
-            # admin flush), then insert everything that is there, in flush_rows batches.
+            # admin flush), then insert everything that is there, in batches (module doc).
             self.wakeup.wait(0.01 if self.flush_now.is_set() else self.flush_s)
             self.wakeup.clear()
             while not self._stop.is_set():
-                batch = self.reader.next_batch(self.flush_rows)
+                t = time.perf_counter()
+                batch = self.reader.next_batch(self.batch_rows, self.batch_bytes)
+                self.read_seconds += time.perf_counter() - t
                 if batch is None:
                     break
                 self._insert(batch)
@@ -111,8 +127,10 @@ class Writer:
             # No column list: JSONEachRow names its columns and omitted ones take the
             # table's defaults, so a migration can add a column without touching this.
             client.raw_insert(table, None, insert_block=payload, fmt="JSONEachRow",
-                              settings={**INSERT_SETTINGS, "insert_deduplication_token": f"{batch.token}:{table}"})
-        metrics.INSERT_LATENCY.observe(time.perf_counter() - t)
+                              settings={**self.insert_settings, "insert_deduplication_token": f"{batch.token}:{table}"})
+        dt = time.perf_counter() - t
+        self.insert_seconds += dt
+        metrics.INSERT_LATENCY.observe(dt)
         self.reader.commit(batch)
         for cb in self.after_insert:
             cb(batch)
