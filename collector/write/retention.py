@@ -12,6 +12,7 @@ config load, so inlining them in DDL is safe.
 
 What "older than the retention" means per table (the time each row expires by):
   events, report_events, quarantine   the event time (timestamp)
+  report_steps                        the event time (t, unix ms << 21)
   report_sequences                    the session's last step (t_max, unix ms << 21)
   identity_links                      the last message that carried both ids (last_seen):
                                       a link expires once no retained event holds it
@@ -37,6 +38,7 @@ RETAINED: dict[str, str] = {
     "events": "toDateTime(timestamp)",
     "report_events": "toDateTime(timestamp)",
     "report_sequences": "toDateTime(intDiv(bitShiftRight(t_max, 21), 1000))",
+    "report_steps": "toDateTime(intDiv(bitShiftRight(t, 21), 1000))",  # 0024: replaces the two above
     "identity_links": "toDateTime(last_seen)",
     "identity_merges": "toDateTime(first_seen)",
     "quarantine": "toDateTime(timestamp)",
