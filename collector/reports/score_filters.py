@@ -35,6 +35,7 @@ from collector.scores.segments import (
     score_condition,
 )
 
+SCORE_KEYS = KEYS  # a segment filter holding any of these is a score filter
 _BY_LOWER = {s.lower(): s for s in RFM_SEGMENTS}
 
 

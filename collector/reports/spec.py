@@ -220,7 +220,7 @@ def parse_segment(doc: Any, where: str = "segment") -> Segment | None:
         raise SpecError(f"{where}.filters", "must be a non-empty array")
     if len(filters) > 10:
         raise SpecError(f"{where}.filters", "at most 10 filters")
-    from collector.reports.score_filters import is_score_filter, parse_score_segment_filter
+    from collector.reports.score_filters import SCORE_KEYS, is_score_filter, parse_score_segment_filter
     out: list[Any] = []
     for i, f in enumerate(filters):
         fw = f"{where}.filters[{i}]"
@@ -228,7 +228,7 @@ def parse_segment(doc: Any, where: str = "segment") -> Segment | None:
         if is_score_filter(f):  # {"rfm_segment": ..., "lead_score": ...}: person scores
             out.append(parse_score_segment_filter(f, fw))
             continue
-        _known(f, {"did", "type", "event", "path", "properties", "from", "to", "since"}, fw)
+        _known(f, {"did", "type", "event", "path", "properties", "from", "to", "since", *SCORE_KEYS}, fw)
         did = _bool(f.get("did", True), f"{fw}.did")
         if "since" in f and "from" in f:
             raise SpecError(f"{fw}.since", "give since or from, not both")
