@@ -81,7 +81,16 @@ def _headers(op: Any, server: Any) -> dict[str, str]:
     return {}
 
 
+def wait_ready(url: str) -> None:
+    """/readyz answers 503 (a 5xx to schemathesis) until recent message ids are loaded."""
+    deadline = time.time() + 30
+    while httpx.get(url + "/readyz", timeout=10).status_code != 200:
+        assert time.time() < deadline, "collector never became ready"
+        time.sleep(0.1)
+
+
 def test_api_conforms_to_its_schema(server):
+    wait_ready(server.url)
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 34
@@ -128,6 +137,7 @@ def rich_server(server_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     r = httpx.post(server.url + "/v1/batch", auth=(server.site.write_key, ""), json={"batch": batch}, timeout=30)
     assert r.status_code == 200 and not r.json()["rejected"], r.text
     server.flush()
+    wait_ready(server.url)
     return server
 
 
@@ -144,7 +154,8 @@ def _real_requests(server: Any) -> dict[tuple[str, str], dict[str, Any]]:
         **{(f"/v1/{t}", "options"): {"headers": {"Origin": "https://shop.example"}, "expect": 204}
            for t in ("track", "page", "screen", "identify", "group", "alias")},
         ("/v1/sites/{key}/config", "get"): {"path_parameters": {"key": server.site.public_key}},
-        ("/openapi.json", "get"): {}, ("/healthz", "get"): {}, ("/readyz", "get"): {}, ("/metrics", "get"): {},
+        ("/openapi.json", "get"): {}, ("/healthz", "get"): {}, ("/metrics", "get"): {},
+        ("/readyz", "get"): {},
         ("/v1/admin/flush", "post"): {},
         ("/v1/sql", "post"): {"body": {"sql": "SELECT count() AS n FROM footpath.events WHERE site_id = {s:String}",
                                        "params": {"s": site}}},
@@ -189,7 +200,8 @@ def test_documented_answers_match_real_ones(rich_server: Any) -> None:
             spec["media_type"] = "application/json"
         case = op.Case(**spec)
         response = case.call(base_url=server.url, headers=headers)
-        assert response.status_code == expect, (key, response.status_code, response.text[:500])
+        assert response.status_code in (expect if isinstance(expect, tuple) else (expect,)), (
+            key, response.status_code, response.text[:500])
         case.validate_response(response, checks=checks, headers=headers)
 
 
