@@ -58,9 +58,9 @@ def parse_sent_at(v: Any) -> datetime | None:
         return None
     try:
         ts = datetime.fromisoformat(v)
-    except ValueError:
+        return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not a time, or before year 1 / after 9999 in UTC
         return None
-    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 class Ingest:

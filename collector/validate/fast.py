@@ -106,9 +106,9 @@ def _ts(v: Any) -> datetime | None | bool:
         return False
     try:
         t = datetime.fromisoformat(v)
-    except ValueError:
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+04:00 is before year 1 in UTC
         return False
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def fast_message(raw: Any) -> Msg | None:  # noqa: C901 - one flat pass is the point

@@ -37,7 +37,10 @@ def _utc(v: datetime | None) -> datetime | None:
         return None
     if v.tzinfo is None:  # Segment treats a zone-less ISO timestamp as UTC
         return v.replace(tzinfo=UTC)
-    return v.astimezone(UTC)
+    try:
+        return v.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+04:00 is before year 1 in UTC
+        raise ValueError("out of range once converted to UTC") from None
 
 
 class Page(BaseModel):
