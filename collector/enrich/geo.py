@@ -53,7 +53,7 @@ class GeoIP:
                 rec = self._asn.get(ip) or {}
                 asn = int(rec.get("autonomous_system_number") or 0)
                 org = rec.get("autonomous_system_organization") or ""
-        except ValueError:  # not an IP address
+        except (ValueError, TypeError):  # not an IP address (TypeError: an embedded NUL)
             return NO_GEO
         return GeoInfo(country, region, city, asn, org)
 

@@ -3,6 +3,7 @@ count and string length.  Bounded work per message, so hostile input cannot hang
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,14 +74,46 @@ def _locate(value: Any, path: str, depth: int, lim: Limits, budget: list[int]) -
         _locate(v, f"{path}.{k}" if path else k, depth + 1, lim, budget)
 
 
-def check_message(raw: dict[str, Any], lim: Limits, body_small: bool) -> None:
+# A key longer than 256 characters, as it appears in compact JSON: a quoted run of 257+
+# units directly followed by ':' (only keys are).  A false alarm only costs the exact walk.
+_LONG_KEY = re.compile(rb'"(?:[^"\\]|\\.){257,}":')
+
+
+def within_limits(dumped: bytes, lim: Limits) -> bool:
+    """True when the compact JSON text of a value proves it within every limit _walk
+    checks, without walking it (False: undecided, walk it).  Why each bound holds:
+      * no string can be longer than the text (a character is >= 1 byte of UTF-8),
+      * nesting is at most the number of '{' and '[' (those inside strings only add),
+      * n keys and items need >= 2n + 1 bytes ("[0,0]" is 5 for 2),
+      * a long key shows as _LONG_KEY."""
+    n = len(dumped)
+    return (n <= lim.max_string and n <= 2 * lim.max_keys + 1
+            and dumped.count(b"{") + dumped.count(b"[") <= lim.max_depth
+            and (n <= 258 or _LONG_KEY.search(dumped) is None))
+
+
+def check_message(raw: dict[str, Any], lim: Limits, body_small: bool,
+                  dumped: dict[str, bytes] | None = None) -> None:
     """Raise LimitError naming the field over a limit.  ``body_small`` skips the size check
-    when the whole body is under the per-message limit (the common case, no re-encode)."""
+    when the whole body is under the per-message limit (the common case, no re-encode).
+    ``dumped`` receives the compact JSON of properties/traits/context as a by-product
+    (the pipeline stores the first two as they are)."""
     if not body_small and len(orjson.dumps(raw)) > lim.max_message_bytes:
         raise LimitError("", f"message larger than {lim.max_message_bytes} bytes")
     for key in ("properties", "traits", "context"):
         v = raw.get(key)
-        if v is not None and _walk(v, 1, lim, [lim.max_keys]):
+        if v is None:
+            continue
+        if isinstance(v, (dict, list)):
+            try:
+                d = orjson.dumps(v)
+            except orjson.JSONEncodeError:  # too deep for orjson, or not valid Unicode: walk
+                d = b""
+            if d and dumped is not None:
+                dumped[key] = d
+            if d and within_limits(d, lim):
+                continue
+        if _walk(v, 1, lim, [lim.max_keys]):
             _locate(v, key, 1, lim, [lim.max_keys])
     for key, v in raw.items():
         if key not in ("properties", "traits", "context") and isinstance(v, str) and len(v) > lim.max_string:

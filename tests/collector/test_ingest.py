@@ -234,6 +234,17 @@ def test_browser_keys_cannot_alias_or_set_the_ip(server):
     assert [(x["index"], x["field"]) for x in doc["rejected"]] == [(0, "type"), (1, "context.ip")]
 
 
+def test_a_server_ip_that_is_no_address_is_rejected_by_name(server):
+    r = httpx.post(server.url + "/v1/batch", auth=(server.site.write_key, ""), json={"batch": [
+        {"type": "track", "event": "E", "userId": "u", "context": {"ip": "81.2.69.142\u0000"}},
+        {"type": "track", "event": "E", "userId": "u", "context": {"ip": "not-an-ip"}},
+        {"type": "track", "event": "E", "userId": "u", "context": {"ip": "2001:db8::1"}}]})
+    doc = r.json()
+    assert r.status_code == 200 and doc["accepted"] == 1
+    assert [(x["index"], x["field"], x["reason"]) for x in doc["rejected"]] == [
+        (0, "context.ip", "not an IPv4 or IPv6 address"), (1, "context.ip", "not an IPv4 or IPv6 address")]
+
+
 def test_preflight_answers_only_configured_origins(server):
     ok = httpx.options(server.url + "/v1/batch", headers={"origin": "https://shop.example",
                                                           "access-control-request-method": "POST"})
