@@ -11,17 +11,16 @@ last config started sets it for the whole engine.  Site ids are validated ([a-z0
 config load, so inlining them in DDL is safe.
 
 What "older than the retention" means per table (the time each row expires by):
-  events, report_events, quarantine   the event time (timestamp)
+  events, quarantine                  the event time (timestamp)
   report_steps                        the event time (t, unix ms << 21)
-  report_sequences                    the session's last step (t_max, unix ms << 21)
   identity_links                      the last message that carried both ids (last_seen):
                                       a link expires once no retained event holds it
   identity_merges                     the alias message's time (first_seen): once the alias
                                       event has expired the merge goes too (the canonical
                                       map is then re-synced by identity's periodic check)
   quality_violations_hourly           the hour (it keeps one example message per row)
-Aggregating tables fold partial rows before the TTL is evaluated in a merge, so a link or
-session still seen inside the window keeps its earlier first time."""
+Aggregating tables fold partial rows before the TTL is evaluated in a merge, so a link
+still seen inside the window keeps its earlier first time."""
 
 from __future__ import annotations
 
@@ -32,13 +31,11 @@ from clickhouse_connect.driver.client import Client
 log = logging.getLogger("footpath.store")
 
 # table (database footpath) -> DateTime expression of the event time its rows expire by.
-# Report tables are listed by every name they have had: a table that does not exist (not
-# migrated yet, or replaced by a later migration) is skipped.
+# A listed table that does not exist is skipped.  (report_events and report_sequences,
+# 0020/0022, were dropped by 0026 before retention is applied; report_steps replaced them.)
 RETAINED: dict[str, str] = {
     "events": "toDateTime(timestamp)",
-    "report_events": "toDateTime(timestamp)",
-    "report_sequences": "toDateTime(intDiv(bitShiftRight(t_max, 21), 1000))",
-    "report_steps": "toDateTime(intDiv(bitShiftRight(t, 21), 1000))",  # 0024: replaces the two above
+    "report_steps": "toDateTime(intDiv(bitShiftRight(t, 21), 1000))",  # t: unix ms << 21 | seq
     "identity_links": "toDateTime(last_seen)",
     "identity_merges": "toDateTime(first_seen)",
     "quarantine": "toDateTime(timestamp)",

@@ -76,7 +76,8 @@ def test_retention_expires_old_rows_of_that_site_in_every_table(engine):
     for site in (short, keep):
         _fill(ch, site, old, new)
     tables = sorted(set(RETAINED) & site_tables(ch))
-    assert {"events", "identity_links", "identity_merges", "quarantine", "quality_violations_hourly"} <= set(tables)
+    assert {"events", "report_steps", "identity_links", "identity_merges", "quarantine",
+            "quality_violations_hourly"} <= set(tables)
     _optimize(ch, tables)
     before = {(t, s): _counts(ch, t, s) for t in tables for s in (short, keep)}
     for (t, s), (n_old, n_new) in before.items():
