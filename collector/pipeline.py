@@ -248,31 +248,27 @@ def step_campaign(rq: RequestContext, sv: Services, w: Work) -> None:
     row = w.row
     m = w.msg
     assert m is not None
-    c = campaign.parse_campaign(row["url"], m.campaign or None)
-    row.update(utm_source=c.utm_source, utm_medium=c.utm_medium, utm_campaign=c.utm_campaign,
-               utm_term=c.utm_term, utm_content=c.utm_content, click_id=c.click_id,
-               click_id_type=c.click_id_type)
+    cols = campaign.columns(row["url"], m.campaign or None)
+    row.update(cols)
     row["referrer_host"], row["referrer_class"] = campaign.classify_referrer(
-        row["referrer"], campaign.url_host(row["url"]), rq.site.hosts, c.utm_medium)
+        row["referrer"], campaign.url_host(row["url"]), rq.site.hosts, cols["utm_medium"])
     return None
 
 
 def step_user_agent(rq: RequestContext, sv: Services, w: Work) -> None:
-    info = sv.ua(w.row["user_agent"])
-    w.row.update(browser=info.browser, browser_version=info.browser_version, os=info.os,
-                 os_version=info.os_version, device_type=info.device_type, is_bot=info.is_bot)
+    w.row.update(sv.ua.columns(w.row["user_agent"]))
     return None
 
 
 def step_geo(rq: RequestContext, sv: Services, w: Work) -> None:
-    g = sv.geo.lookup(w.ip) if w.ip else None
     row = w.row
-    if g is not None:
-        row.update(country_code=g.country_code, region=g.region, city=g.city, asn=g.asn, as_org=g.as_org)
-    else:
-        row.update(country_code="", region="", city="", asn=0, as_org="")
-    row["ip"] = (clientip.anonymize(w.ip) if rq.site.ip_anonymize else w.ip) if w.ip else ""
+    ip = w.ip
+    row.update(sv.geo.columns(ip) if ip else _NO_GEO)
+    row["ip"] = (clientip.anonymize(ip) if rq.site.ip_anonymize else ip) if ip else ""
     return None
+
+
+_NO_GEO = {"country_code": "", "region": "", "city": "", "asn": 0, "as_org": ""}
 
 
 def step_consent(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
@@ -355,7 +351,7 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
 
 def encode_rows(rows: list[Row]) -> bytes:
     """JSONEachRow bytes: what the buffer stores and ClickHouse parses."""
-    return b"\n".join(orjson.dumps(r) for r in rows)
+    return b"\n".join(map(orjson.dumps, rows))
 
 
 def buffer_records(out: Outcome) -> list[bytes]:
@@ -377,17 +373,18 @@ def _library(m: Msg) -> str:
 
 _rng = random.Random(random.SystemRandom().getrandbits(128))  # ids need uniqueness, not secrecy
 _rng_pid = os.getpid()
+_bits = _rng.getrandbits
 
 
 def uuid7() -> str:
     """RFC 9562 UUIDv7: 48-bit unix ms, version, 74 random bits, variant; time-ordered."""
-    global _rng, _rng_pid
+    global _rng, _rng_pid, _bits
     if os.getpid() != _rng_pid:  # a forked child must not repeat its parent's sequence
         _rng, _rng_pid = random.Random(random.SystemRandom().getrandbits(128)), os.getpid()
-    ms = time.time_ns() // 1_000_000
-    rnd = _rng.getrandbits(74)
-    value = (ms << 80) | (0x7 << 76) | ((rnd >> 62) << 64) | (0b10 << 62) | (rnd & ((1 << 62) - 1))
-    h = f"{value:032x}"
+        _bits = _rng.getrandbits
+    rnd = _bits(74)
+    h = "%012x7%03x%016x" % (time.time_ns() // 1_000_000, rnd >> 62,  # noqa: UP031 - fastest here
+                             (0b10 << 62) | (rnd & 0x3FFFFFFFFFFFFFFF))
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

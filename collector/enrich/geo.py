@@ -31,6 +31,12 @@ class GeoIP:
         self._city = _open(city_db)
         self._asn = _open(asn_db)
         self.lookup = lru_cache(maxsize=cache_size)(self._lookup)
+        self.columns = lru_cache(maxsize=cache_size)(self._columns)
+
+    def _columns(self, ip: str) -> dict[str, object]:
+        """The events geo columns of an IP, one cached dict (read-only, see UAClassifier.columns)."""
+        g = self.lookup(ip)
+        return {"country_code": g.country_code, "region": g.region, "city": g.city, "asn": g.asn, "as_org": g.as_org}
 
     @property
     def enabled(self) -> bool:

@@ -60,6 +60,17 @@ def _classify(ua: str) -> UAInfo:
 class UAClassifier:
     def __init__(self, cache_size: int = 50_000):
         self.lookup = lru_cache(maxsize=cache_size)(_classify)
+        self._columns = lru_cache(maxsize=cache_size)(self._columns_of)
 
     def __call__(self, ua: str) -> UAInfo:
         return self.lookup(ua[:1024])
+
+    def columns(self, ua: str) -> dict[str, object]:
+        """The events columns of a user agent, one cached dict (read-only: callers copy it
+        into their row with dict.update, one C call instead of six assignments)."""
+        return self._columns(ua[:1024])
+
+    def _columns_of(self, ua: str) -> dict[str, object]:
+        i = self.lookup(ua)
+        return {"browser": i.browser, "browser_version": i.browser_version, "os": i.os, "os_version": i.os_version,
+                "device_type": i.device_type, "is_bot": i.is_bot}
