@@ -8,8 +8,8 @@ plus what the views add to ingestion.  Not a test: run it by hand.
 Data is generated inside ClickHouse (INSERT ... SELECT from numbers()), so the engine's
 time is what gets measured, not Python's.  Ingest overhead: the same rows inserted in
 blocks of --block rows (the writer's flush_rows) into a copy of footpath.events without
-views and into one with the two report views (0021, 0023); the other teams' views are
-left out of both, so the figure is the reports' share alone."""
+views and into one with the report view (0024, 0025); the other teams' views are left
+out of both, so the figure is the reports' share alone."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from collector.reports import api  # noqa: E402
 from collector.write.store import MIGRATIONS_DIR, Store, apply_migrations, connect, split_statements  # noqa: E402
 
 SITE = "bench"
+REPORT_TABLES = ("report_steps",)
+REPORT_MIGRATIONS = ("0024_report_steps.sql", "0025_report_steps_mv.sql")
 PAGES = ["/", "/search", "/category/yoga", "/category/run", "/category/swim", "/about", "/blog", "/blog/a",
          "/blog/b", "/product/1", "/product/2", "/product/3", "/product/4", "/product/5", "/product/6",
          "/product/7", "/product/8", "/cart", "/checkout", "/thanks", "/account", "/login", "/help", "/contact"]
@@ -103,18 +105,16 @@ def timed(client: Any, sql: str, settings: dict[str, Any] | None = None) -> floa
 
 
 def ingest_overhead(client: Any, rows: int, block: int) -> dict[str, float]:
-    """Insert the same rows into a bare copy of footpath.events and into one that feeds
-    copies of the report tables through the report views."""
+    """Insert the same rows into a bare copy of footpath.events and into one that feeds a
+    copy of the report table through the report view."""
     client.command("CREATE DATABASE IF NOT EXISTS bench")
-    for t in ("events_plain", "events_views", "report_events", "report_sequences", "staging"):
+    client.command("DROP VIEW IF EXISTS bench.report_steps_mv")
+    for t in ("events_plain", "events_views", *REPORT_TABLES, "staging"):
         client.command(f"DROP TABLE IF EXISTS bench.{t}")
-    client.command("DROP VIEW IF EXISTS bench.report_events_mv")
-    client.command("DROP VIEW IF EXISTS bench.report_sequences_mv")
     for t in ("events_plain", "events_views", "staging"):
         client.command(f"CREATE TABLE bench.{t} AS footpath.events")
     client.command(f"INSERT INTO bench.staging SELECT * FROM footpath.events LIMIT {rows}")
-    for name in ("0020_report_events.sql", "0021_report_events_mv.sql", "0022_report_sequences.sql",
-                 "0023_report_sequences_mv.sql"):
+    for name in REPORT_MIGRATIONS:
         text = (MIGRATIONS_DIR / name).read_text().replace("{on_cluster}", "").replace("{replicated}", "")
         text = text.replace("footpath.events", "bench.events_views").replace("footpath.report", "bench.report")
         for stmt in split_statements(text):
@@ -124,11 +124,11 @@ def ingest_overhead(client: Any, rows: int, block: int) -> dict[str, float]:
     settings = {"max_insert_block_size": block, "min_insert_block_size_rows": 0, "min_insert_block_size_bytes": 0,
                 "max_block_size": block, "max_threads": 1, "max_insert_threads": 1,
                 "deduplicate_blocks_in_dependent_materialized_views": 1}
-    for t in ("events_plain", "events_views", "report_events", "report_sequences"):
+    for t in ("events_plain", "events_views", *REPORT_TABLES):
         client.command(f"SYSTEM STOP MERGES bench.{t}")  # background merges would bill one side only
     out: dict[str, float] = {}
     for t in ("events_plain", "events_views") * 3:
-        for target in ((t,) if t == "events_plain" else (t, "report_events", "report_sequences")):
+        for target in ((t,) if t == "events_plain" else (t, *REPORT_TABLES)):
             client.command(f"TRUNCATE TABLE bench.{target}")
         c = cpu()
         secs = timed(client, f"INSERT INTO bench.{t} SELECT * FROM bench.staging", settings)
@@ -194,12 +194,12 @@ def main() -> None:
     if not client.query(f"SELECT count() FROM footpath.events WHERE site_id = '{SITE}'").result_rows[0][0]:
         res["load_s"] = timed(client, generate_sql("footpath.events", sessions, persons),
                               {"max_insert_threads": 2, "max_block_size": 200_000})
-        for t in ("events", "report_events", "report_sequences", "identity_links"):
+        for t in ("events", *REPORT_TABLES, "identity_links"):
             client.command(f"OPTIMIZE TABLE footpath.{t} FINAL")
         client.command("SYSTEM RELOAD DICTIONARIES")
     res["rows"] = {t: int(n) for t, n in client.query(
         "SELECT table, sum(rows) FROM system.parts WHERE active AND database = 'footpath' AND table IN "
-        "('events', 'report_events', 'report_sequences') GROUP BY table").result_rows}
+        f"{('events', *REPORT_TABLES)!r} GROUP BY table").result_rows}
     res["persons"] = int(client.query(f"SELECT uniqExact(person_key) FROM footpath.events_person "
                                       f"WHERE site_id = '{SITE}' AND person_key != 0").result_rows[0][0])
     print(json.dumps(res), flush=True)

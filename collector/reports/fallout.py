@@ -99,7 +99,7 @@ def funnel_layers(n: int, window: int) -> list[list[str]]:
     layers = [["arrayFill(x -> x > 0, arrayMap((x, m) -> if(bitTest(m, 0), x, 0), ts, ms)) AS S1"]]
     for k in range(2, n + 1):
         layers.append([f"arrayMap((x, m, b) -> if(bitTest(m, {k - 1}) AND b > 0 AND x <= b + {window}, b, 0), "
-                       f"ts, ms, arrayPushFront(arrayPopBack(S{k - 1}), 0)) AS C{k}"])
+                       f"ts, ms, arrayPopBack(arrayPushFront(S{k - 1}, 0))) AS C{k}"])
         if k < n:
             layers.append([f"arrayFill(x -> x > 0, C{k}) AS S{k}"])
     if n >= 2:
@@ -155,9 +155,14 @@ def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, 
     if person or spec.segment is not None:
         where.append("person_key != 0")  # last: persons are resolved only for the rows left
     container = "person_key" if person else "ck"
+    value = f"argMinIf({bd_expr}, t, bitTest(m, 0))" if bd else "''"
+    # am: every step the container matched; without step 1 it never enters (HAVING), with
+    # step 1 only its level is 1 and (eventual mode) its array is not looked at.
     inner = (f"SELECT {container} AS c, groupArray(bitOr(bitShiftLeft(toUInt128(t), 32), m)) AS ev_, "
-             f"argMinIf({bd_expr}, t, bitTest(m, 0)) AS bd "
-             f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
+             f"{value} AS bd, groupBitOr(m) AS am "
+             f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c HAVING bitTest(am, 0)")
+    if not strict:
+        inner = f"SELECT bd, if(am = 1, [], ev_) AS ev_ FROM ({inner})"
     # one array of (time << 32 | mask): a plain numeric sort orders by time, then mask
     rows_sql = (f"SELECT bd, arrayMap(x -> toUInt64(bitShiftRight(x, 32)), arraySort(ev_) AS ev) AS ts, "
                 f"arrayMap(x -> toUInt32(bitAnd(x, 4294967295)), ev) AS ms FROM ({inner})")
@@ -174,7 +179,7 @@ def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, 
         per_container = (f"SELECT alvl AS lvl, bd, lvl AS clvl, [{', '.join(times)}] AS tm "
                          f"FROM ({rows_sql}) WHERE lvl >= 1")
     else:
-        rows_sql = f"SELECT bd, ts, ms, lvl, fs FROM ({rows_sql}) WHERE lvl >= 1"
+        rows_sql = f"SELECT bd, ts, ms, greatest(lvl, 1) AS lvl, fs FROM ({rows_sql})"  # step 1: HAVING
         carry = ["bd", "ts", "ms", "lvl", "fs"]
         for layer in chain_positions(n):
             rows_sql = f"SELECT {', '.join(carry)}, {', '.join(layer)} FROM ({rows_sql})"
