@@ -88,7 +88,7 @@ def child_writer(tmp: Path, views: bool, flush_rows: int, batch_bytes: int, sett
     return {"rows": n, "wall": dt, "cpu": cpu, "read": getattr(w, "read_seconds", 0.0)}
 
 
-def child_profile(tmp: Path, batch_rows: int, reps: int) -> list[tuple[str, float, float]]:
+def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[tuple[str, float, float]]:
     """ClickHouse alone: INSERT ... FROM INFILE of the buffer's rows, per configuration."""
     from collector.buffer.drain import BufferReader
     from collector.write import store as st
@@ -108,6 +108,11 @@ def child_profile(tmp: Path, batch_rows: int, reps: int) -> list[tuple[str, floa
     tables = [r[0] for r in c.query("SELECT name FROM system.tables WHERE database = 'footpath' "
                                     "AND engine LIKE '%MergeTree%'").result_rows]
     c.command("CREATE TABLE footpath.bench_null AS footpath.events ENGINE = Null")
+    if view_sql:  # candidate views to compare, measured like the others
+        before = set(event_views(c))
+        for stmt in st.split_statements(st.render(Path(view_sql).read_text(), st.ClusterRender())):
+            c.command(stmt)
+        views = sorted(set(event_views(c)) - before) + views
     attached = set(views)
 
     def use(want: set[str]) -> None:
@@ -119,30 +124,8 @@ def child_profile(tmp: Path, batch_rows: int, reps: int) -> list[tuple[str, floa
                 c.command(f"ATTACH TABLE footpath.{v}")
                 attached.add(v)
 
-    def run(table: str, want: set[str], fmt: str, paths: list[Path], extra: dict | None = None) -> tuple[float, float]:
-        use(want)
-        best = (1e9, 1e9)
-        for rep in range(reps):
-            for t in tables:
-                c.command(f"TRUNCATE TABLE footpath.{t}")
-            c0, t0 = _cpu(), time.perf_counter()
-            for i, p in enumerate(paths):
-                s = {**INSERT_SETTINGS, **(extra or {}), "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
-                c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
-            wall, cpu = time.perf_counter() - t0, _cpu() - c0
-            best = min(best, (cpu / n * 1e6, wall / n * 1e6))
-        return best
-
-    out = []
-    out.append(("JSONEachRow: parse only (Null engine)",) + run("footpath.bench_null", set(), "JSONEachRow", files))
-    out.append(("JSONEachRow: parse only, 1 thread",)
-               + run("footpath.bench_null", set(), "JSONEachRow", files, {"max_threads": 1}))
-    out.append(("JSONEachRow: footpath.events alone",) + run("footpath.events", set(), "JSONEachRow", files))
-    out.append(("JSONEachRow: events + all views",) + run("footpath.events", set(views), "JSONEachRow", files))
     # Native: the same rows as ClickHouse's own columnar format, so no parsing is left
     use(set())
-    for t in tables:
-        c.command(f"TRUNCATE TABLE footpath.{t}")
     for i, p in enumerate(files):
         c.command(f"INSERT INTO footpath.events FROM INFILE '{p}' FORMAT JSONEachRow",
                   settings={**INSERT_SETTINGS, "insert_deduplication_token": f"native:{i}"})
@@ -152,13 +135,36 @@ def child_profile(tmp: Path, batch_rows: int, reps: int) -> list[tuple[str, floa
         c.command(f"INSERT INTO FUNCTION file('{p}', 'Native') SELECT * FROM footpath.events "
                   f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
         native.append(p)
-    out.append(("Native: parse only (Null engine)",) + run("footpath.bench_null", set(), "Native", native))
-    base = run("footpath.events", set(), "Native", native)
-    out.append(("Native: footpath.events alone",) + base)
-    for v in views:
-        cpu, wall = run("footpath.events", {v}, "Native", native)
-        out.append((f"Native: + {v} (its own cost)", cpu - base[0], wall - base[1]))
-    out.append(("Native: events + all views",) + run("footpath.events", set(views), "Native", native))
+
+    configs: list[tuple[str, str, set[str], str, list[Path], dict]] = [
+        ("JSONEachRow: parse only (Null engine)", "footpath.bench_null", set(), "JSONEachRow", files, {}),
+        ("JSONEachRow: parse only, 1 thread", "footpath.bench_null", set(), "JSONEachRow", files, {"max_threads": 1}),
+        ("JSONEachRow: footpath.events alone", "footpath.events", set(), "JSONEachRow", files, {}),
+        ("JSONEachRow: events + all views", "footpath.events", set(views), "JSONEachRow", files, {}),
+        ("Native: parse only (Null engine)", "footpath.bench_null", set(), "Native", native, {}),
+        ("Native: footpath.events alone", "footpath.events", set(), "Native", native, {}),
+    ]
+    configs += [(f"Native: + {v}", "footpath.events", {v}, "Native", native, {}) for v in views]
+    configs.append(("Native: events + all views", "footpath.events", set(views), "Native", native, {}))
+    best = {cfg[0]: (1e9, 1e9) for cfg in configs}
+    for rep in range(reps):  # repetitions interleaved: a burst of load hits every configuration alike
+        for label, table, want, fmt, paths, extra in configs:
+            use(want)
+            for t in tables:
+                c.command(f"TRUNCATE TABLE footpath.{t}")
+            c0, t0 = _cpu(), time.perf_counter()
+            for i, p in enumerate(paths):
+                s = {**INSERT_SETTINGS, **extra, "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
+                c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
+            wall, cpu = time.perf_counter() - t0, _cpu() - c0
+            best[label] = min(best[label], (cpu / n * 1e6, wall / n * 1e6))
+    base = best["Native: footpath.events alone"]
+    out = []
+    for label, *_ in configs:
+        cpu, wall = best[label]
+        if label.startswith("Native: + "):
+            label, cpu, wall = label + " (its own cost)", cpu - base[0], wall - base[1]
+        out.append((label, cpu, wall))
     return out
 
 
@@ -168,17 +174,19 @@ def main() -> None:
     ap.add_argument("--flush-rows", type=int, default=5000, help="the writer's flush_rows (default as shipped)")
     ap.add_argument("--batch-mib", type=int, default=64, help="the writer's batch_bytes, MiB")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
-                    help="also run with all views and these extra insert settings (repeatable)")
+                    help="also run with all views and these extra insert settings (repeatable), "
+                         "e.g. 'no parallel parsing={\"input_format_parallel_parsing\": 0}'")
     ap.add_argument("--profile", action="store_true", help="also ClickHouse's own costs, per view")
     ap.add_argument("--profile-rows", type=int, default=50_000, help="rows per insert in --profile")
-    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--view-sql", default="", help="--profile: also measure the views this SQL file creates")
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         kind, tmp = args.child.split(":", 1)
         if kind == "profile":
-            res = child_profile(Path(tmp), args.profile_rows, args.reps)
+            res = child_profile(Path(tmp), args.profile_rows, args.reps, args.view_sql)
         else:
             res = child_writer(Path(tmp), kind != "events", args.flush_rows, args.batch_mib << 20,
                                json.loads(args.settings))
@@ -192,7 +200,7 @@ def main() -> None:
         print(f"buffer: {args.rows} rows, {size / args.rows:.0f} bytes per row as stored")
         print(f"{'run':24} {'rows':>8} {'wall s':>7} {'rows/s':>9} {'CPU us/row':>11} {'Python us/row':>14}")
         runs = [("footpath.events alone", "events", "{}"), ("with all views", "views", "{}")]
-        runs += [(f"with all views, {v.split('=', 1)[0]}", "views", v.split("=", 1)[1]) for v in args.variant]
+        runs += [(f"with all views, {v.partition('={')[0]}", "views", "{" + v.partition("={")[2]) for v in args.variant]
         for label, kind, settings in runs:
             run = Path(d) / "run"
             shutil.copytree(src, run / "buffer")
@@ -213,8 +221,11 @@ def main() -> None:
 def _child(args, spec: str, settings: str):
     cmd = [sys.executable, "-m", "loadtests.writer_bench", "--child", spec, "--flush-rows", str(args.flush_rows),
            "--batch-mib", str(args.batch_mib), "--settings", settings, "--reps", str(args.reps),
-           "--profile-rows", str(args.profile_rows)]
-    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+           "--profile-rows", str(args.profile_rows), "--view-sql", args.view_sql]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{spec} failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout
     return json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
 
 
