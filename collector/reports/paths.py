@@ -56,11 +56,13 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     step = f"(t, label, toUInt8(flags + 16 * ({anchor})))"
     d = spec.depth
     if spec.anchor is None and not spec.collapse_repeats:
-        # From the entry, no merging: the first depth+1 steps.  (groupArraySorted(depth+1)
-        # would keep only those, but on tuples it measured 4.5x slower than sorting all.)
-        source = (f"SELECT {container} AS c, arraySlice(arraySort(groupArray({step})), 1, {d + 1}) AS s "
-                  f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
+        # From the entry, no merging: the labels of the first depth+1 steps, in (time, label)
+        # order.  Two plain arrays sorted by a key cost ~20 % less than one array of tuples;
+        # groupArraySorted(depth+1) on tuples measured 4.5x slower than sorting all.
+        source = (f"SELECT {container} AS c, arraySlice(arraySort((l, x) -> (x, l), groupArray(label), "
+                  f"groupArray(t)), 1, {d + 1}) AS s FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
         cut_sql = f"SELECT s FROM ({source})"
+        names = "s"
     else:
         # z: the container's steps, (t, label, flags), in order (time, then label)
         source = (f"SELECT {container} AS c, arraySort(groupArray({step})) AS z0 "
@@ -80,9 +82,10 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
             cut = f"arrayReverse(arraySlice(z, greatest(1, {j} - {d}), {j} - greatest(1, {j} - {d}) + 1)) AS s"
         anchored = "1" if spec.anchor is None else f"arrayExists(x -> bitTest(x.3, {ANCHOR_BIT}), z)"
         cut_sql = f"SELECT {cut} FROM (SELECT {z} AS z FROM ({source})) WHERE {anchored}"
+        names = "arrayMap(x -> x.2, s)"
     end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
-    seqs = (f"SELECT if(length(s) <= {d}, arrayPushBack(arrayMap(x -> x.2, s), {end_marker}), "
-            f"arrayMap(x -> x.2, s)) AS path FROM ({cut_sql}) WHERE length(s) > 0")
+    seqs = (f"SELECT if(length(s) <= {d}, arrayPushBack({names}, {end_marker}), {names}) AS path "
+            f"FROM ({cut_sql}) WHERE length(s) > 0")
     labels = ", ".join(f"path[{k + 1}] AS l{k}" for k in range(d + 1))
     stage = f"SELECT c, {labels} FROM (SELECT path, count() AS c FROM ({seqs}) GROUP BY path)"
     ends = f"({end_marker}, '')"
