@@ -6,9 +6,9 @@ accepting meanwhile.
 
 Batch size: each insert takes what is waiting, up to batch_bytes of buffered JSON (64 MiB,
 ~50,000 typical rows) or max(flush_rows, batch_rows) rows.  An insert has a fixed cost
-that the rows do not amortise when batches are small: ~14 ms for footpath.events alone and
+that the rows do not amortise when batches are small: ~15 ms for footpath.events alone and
 ~50 ms with the materialized views (part creation, fsync, one insert pipeline per view),
-i.e. ~10 us per row at 5,000 rows, against ~15 us per row of actual work (loadtests/
+i.e. ~10 us per row at 5,000 rows, against ~20 us of CPU per row of actual work (loadtests/
 writer_bench.py, BENCHMARKS.md): a backlog is drained in large inserts."""
 
 from __future__ import annotations
