@@ -77,6 +77,8 @@ def child_writer(tmp: Path, views: bool, flush_rows: int, batch_bytes: int, sett
     try:
         w = Writer(store, tmp / "buffer", flush_rows, 10, batch_bytes=batch_bytes)
         w.insert_settings.update(settings)
+        for per_table in w.table_settings.values():  # a variant overrides those too
+            per_table.update({k: v for k, v in settings.items() if k in per_table})
     except TypeError:  # an older writer (comparing checkouts): fixed flush_rows batches
         w = Writer(store, tmp / "buffer", flush_rows, 10)
     c0, t0 = _cpu(), time.perf_counter()
@@ -92,7 +94,9 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[
     """ClickHouse alone: INSERT ... FROM INFILE of the buffer's rows, per configuration."""
     from collector.buffer.drain import BufferReader
     from collector.write import store as st
-    from collector.write.writer import INSERT_SETTINGS
+    from collector.write import writer
+
+    INSERT_SETTINGS, TABLE_SETTINGS = writer.INSERT_SETTINGS, getattr(writer, "TABLE_SETTINGS", {})  # noqa: N806
 
     reader = BufferReader(tmp / "buffer")
     files, n = [], 0
@@ -126,9 +130,10 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[
 
     # Native: the same rows as ClickHouse's own columnar format, so no parsing is left
     use(set())
+    events_settings = {**INSERT_SETTINGS, **TABLE_SETTINGS.get("footpath.events", {})}  # as the writer
     for i, p in enumerate(files):
         c.command(f"INSERT INTO footpath.events FROM INFILE '{p}' FORMAT JSONEachRow",
-                  settings={**INSERT_SETTINGS, "insert_deduplication_token": f"native:{i}"})
+                  settings={**events_settings, "insert_deduplication_token": f"native:{i}"})
     native = []
     for i in range(len(files)):
         p = tmp / f"batch{i}.native"
@@ -146,6 +151,8 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[
     ]
     configs += [(f"Native: + {v}", "footpath.events", {v}, "Native", native, {}) for v in views]
     configs.append(("Native: events + all views", "footpath.events", set(views), "Native", native, {}))
+    configs.append(("Native: events alone, optimize_on_insert = 1", "footpath.events", set(), "Native", native,
+                    {"optimize_on_insert": 1}))
     best = {cfg[0]: (1e9, 1e9) for cfg in configs}
     for rep in range(reps):  # repetitions interleaved: a burst of load hits every configuration alike
         for label, table, want, fmt, paths, extra in configs:
@@ -154,7 +161,7 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[
                 c.command(f"TRUNCATE TABLE footpath.{t}")
             c0, t0 = _cpu(), time.perf_counter()
             for i, p in enumerate(paths):
-                s = {**INSERT_SETTINGS, **extra, "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
+                s = {**events_settings, **extra, "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
                 c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
             wall, cpu = time.perf_counter() - t0, _cpu() - c0
             best[label] = min(best[label], (cpu / n * 1e6, wall / n * 1e6))

@@ -32,6 +32,21 @@ INSERT_SETTINGS = {
     "insert_deduplicate": 1,
 }
 
+# Per destination table, on top of INSERT_SETTINGS.
+#
+# footpath.events, optimize_on_insert = 0: ReplacingMergeTree would otherwise run its merge
+# over every inserted block to collapse rows with equal sorting keys (the same message_id
+# twice in one insert), copying all ~55 columns row by row: ~2 of the ~4.5 CPU us per row
+# of writing the part (BENCHMARKS.md, Writer).  Such a pair can only come from a client
+# re-send that the message-id cache missed (with --workers N, one landing on another edge
+# worker), which RELIABILITY.md already documents as collapsed at merge time only; the
+# insert's deduplication token (exactly-once through crashes) is unaffected.  The views'
+# target tables are unaffected too: each view groups by its target's full sorting key (or
+# the target is a plain MergeTree), so their blocks have no equal keys to collapse.
+TABLE_SETTINGS: dict[str, dict[str, object]] = {
+    "footpath.events": {"optimize_on_insert": 0},
+}
+
 
 class Writer:
     def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int,
@@ -43,6 +58,7 @@ class Writer:
         self.batch_rows = max(flush_rows, batch_rows)
         self.batch_bytes = batch_bytes
         self.insert_settings = dict(INSERT_SETTINGS)
+        self.table_settings = {t: dict(v) for t, v in TABLE_SETTINGS.items()}
         self.read_seconds = 0.0  # reading the buffer into batches (Python)
         self.insert_seconds = 0.0  # ClickHouse inserts (parse, parts, materialized views)
         self.wakeup = threading.Event()
@@ -127,7 +143,8 @@ class Writer:
             # No column list: JSONEachRow names its columns and omitted ones take the
             # table's defaults, so a migration can add a column without touching this.
             client.raw_insert(table, None, insert_block=payload, fmt="JSONEachRow",
-                              settings={**self.insert_settings, "insert_deduplication_token": f"{batch.token}:{table}"})
+                              settings={**self.insert_settings, **self.table_settings.get(table, {}),
+                                        "insert_deduplication_token": f"{batch.token}:{table}"})
         dt = time.perf_counter() - t
         self.insert_seconds += dt
         metrics.INSERT_LATENCY.observe(dt)

@@ -64,3 +64,16 @@ def test_inflight_replay_reads_exactly_the_recorded_ranges(tmp_path, monkeypatch
     again = BufferReader(tmp_path).pending_inflight()
     assert (again.token, again.payloads, again.rows) == (b.token, b.payloads, b.rows)
     assert len(list_segments(tmp_path)) > 1
+
+
+def test_max_bytes_bounds_a_batch_across_segments(tmp_path):
+    _fill(tmp_path)
+    reader = BufferReader(tmp_path)
+    sizes = []
+    while (b := reader.next_batch(10**9, max_bytes=3000)) is not None:
+        reader.begin(b)
+        sizes.append(sum(end - start for _, start, end in b.ranges))
+        reader.commit(b)
+    # every batch but the last reached the bound, none overshot it by more than a record
+    assert len(sizes) > 2
+    assert all(3000 <= s < 3000 + 2000 for s in sizes[:-1]) and 0 < sizes[-1] < 3000 + 2000
