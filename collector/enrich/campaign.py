@@ -75,23 +75,21 @@ def parse_campaign(url: str, fallback: dict[str, str] | None = None) -> Campaign
     return _parse_campaign(url, fallback)
 
 
-@lru_cache(maxsize=20_000)
-def _url_columns(url: str) -> dict[str, str]:
-    c = _url_campaign(url)
+def _as_columns(c: Campaign) -> dict[str, str]:
     return {"utm_source": c.utm_source, "utm_medium": c.utm_medium, "utm_campaign": c.utm_campaign,
             "utm_term": c.utm_term, "utm_content": c.utm_content, "click_id": c.click_id,
             "click_id_type": c.click_id_type}
+
+
+@lru_cache(maxsize=20_000)
+def _url_columns(url: str) -> dict[str, str]:
+    return _as_columns(_url_campaign(url))
 
 
 def columns(url: str, fallback: dict[str, str] | None = None) -> dict[str, str]:
     """parse_campaign as the events columns: a cached dict (read-only) when there is no
     fallback, so the pipeline copies it into the row in one dict.update."""
-    if not fallback:
-        return _url_columns(url)
-    c = _parse_campaign(url, fallback)
-    return {"utm_source": c.utm_source, "utm_medium": c.utm_medium, "utm_campaign": c.utm_campaign,
-            "utm_term": c.utm_term, "utm_content": c.utm_content, "click_id": c.click_id,
-            "click_id_type": c.click_id_type}
+    return _url_columns(url) if not fallback else _as_columns(_parse_campaign(url, fallback))
 
 
 def _parse_campaign(url: str, fallback: dict[str, str] | None) -> Campaign:
