@@ -41,7 +41,9 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("geoip_asn_db", "FOOTPATH_GEOIP_ASN_DB", "", str, "MaxMind ASN .mmdb file; empty disables asn."),
     Spec("trusted_proxies", "FOOTPATH_TRUSTED_PROXIES", "", str,
          "Comma-separated CIDRs whose X-Forwarded-For is believed; empty trusts nobody."),
-    Spec("flush_rows", "FOOTPATH_FLUSH_ROWS", 5000, int, "Writer inserts when this many rows are waiting."),
+    Spec("flush_rows", "FOOTPATH_FLUSH_ROWS", 5000, int,
+         "Rows an insert may carry at least; the writer inserts what is waiting every flush_ms (sooner "
+         "when 1 MB waits) and drains a backlog in inserts of up to 64 MiB (~50,000 rows)."),
     Spec("flush_ms", "FOOTPATH_FLUSH_MS", 500, int, "Writer inserts at least this often (milliseconds)."),
     Spec("fsync", "FOOTPATH_FSYNC", "always", str,
          "Write-ahead buffer fsync policy: always (before every 2xx), interval (every fsync_ms), off."),
