@@ -68,6 +68,12 @@ def unlisted_tables(client: Client) -> set[str]:
     return site_tables(client) - set(RETAINED) - set(EXEMPT)
 
 
+def _ttl_clause(client: Client, name: str) -> str:
+    """The table's TTL clause as ClickHouse prints it ('' when none)."""
+    create = str(client.command(f"SHOW CREATE TABLE {name}")).replace("\\n", "\n").split("\nSETTINGS")[0]
+    return create.split("\nTTL ", 1)[1].strip() if "\nTTL " in create else ""
+
+
 def ttl_rules(time_expr: str, retention_days: dict[str, int]) -> list[str]:
     return [f"{time_expr} + toIntervalDay({int(d)}) DELETE WHERE site_id = '{sid}'"
             for sid, d in sorted(retention_days.items()) if d > 0]
@@ -86,12 +92,17 @@ def apply_retention(client: Client, retention_days: dict[str, int]) -> dict[str,
         rules = ttl_rules(expr, retention_days)
         try:
             if rules:
+                before = _ttl_clause(client, name)
                 ddl = f"ALTER TABLE {name} MODIFY TTL " + ", ".join(rules)
                 client.command(ddl, settings={"materialize_ttl_after_modify": 0})
+                if _ttl_clause(client, name) != before:
+                    # Parts written before a TTL change never learn it by themselves (a
+                    # large old part may never merge again): re-evaluate them once, as a
+                    # background mutation, only when the rules changed (not every start).
+                    client.command(f"ALTER TABLE {name} MATERIALIZE TTL", settings={"mutations_sync": 0})
                 done[table] = ddl
                 continue
-            create = str(client.command(f"SHOW CREATE TABLE {name}"))
-            if "TTL" in create.split("SETTINGS")[0]:
+            if _ttl_clause(client, name):
                 client.command(f"ALTER TABLE {name} REMOVE TTL")
             done[table] = ""
         except Exception as e:  # noqa: BLE001 - one table must not keep storage down
