@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from collector.sites import Site, normalize_origin
@@ -31,6 +32,9 @@ class KeyRing:
         self.sites = sites
         self.by_public = {s.public_key: s for s in sites}
         self.any_origins = frozenset(o for s in sites for o in s.origins)
+        # Only keys that matched are remembered (bounded by the number of sites' keys), so
+        # a lookup reveals nothing the answer (401 or not) does not already tell.
+        self._known: dict[str, tuple[Site, Source]] = {}
 
     def _match_write_key(self, key: str) -> Site | None:
         found = None
@@ -43,6 +47,15 @@ class KeyRing:
     def identify(self, key: str | None) -> tuple[Site, Source] | None:
         if not key:
             return None
+        known = self._known.get(key)  # keys that matched before: no per-site compare per request
+        if known is not None:
+            return known
+        found = self._identify(key)
+        if found is not None and len(self._known) < 4096:
+            self._known[key] = found
+        return found
+
+    def _identify(self, key: str) -> tuple[Site, Source] | None:
         site = self._match_write_key(key)
         if site is not None:
             return site, "server"
@@ -58,6 +71,11 @@ class KeyRing:
 def basic_user(authorization: str | None) -> str | None:
     if not authorization or authorization[:6].lower() != "basic ":
         return None
+    return _basic_user(authorization)
+
+
+@lru_cache(maxsize=1024)
+def _basic_user(authorization: str) -> str | None:
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
