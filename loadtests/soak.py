@@ -83,6 +83,9 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=5, help="seconds between RSS samples")
     ap.add_argument("--server-core", type=int, default=1)
     ap.add_argument("--client-core", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="FOOTPATH_X=VALUE",
+                    help="collector setting for the run, e.g. FOOTPATH_DEDUP_CAPACITY=200000 so the message-id "
+                         "cache (~70 B an id, 2M by default) reaches its bound inside the soak")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -93,7 +96,8 @@ def main() -> None:
     geo = ROOT.parent / "shared" / "geoip"
     env = {**os.environ, "FOOTPATH_DATA_DIR": str(tmp / "data"), "FOOTPATH_LOG_FORMAT": "text",
            "FOOTPATH_GEOIP_CITY_DB": str(geo / "GeoLite2-City-Test.mmdb"),
-           "FOOTPATH_GEOIP_ASN_DB": str(geo / "GeoLite2-ASN-Test.mmdb")}
+           "FOOTPATH_GEOIP_ASN_DB": str(geo / "GeoLite2-ASN-Test.mmdb"),
+           **dict(kv.split("=", 1) for kv in args.set)}
     port = free_port()
     server = start([sys.executable, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)],
                    args.server_core, env, port)
