@@ -23,23 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadtests.http_bench import ROOT, UA, free_port, start, stop
+from loadtests.http_bench import ROOT, UA, WRK_LUA, free_port, start, stop
 
-LUA = """
-local bodies = {}
-local n = 0
-init = function(args)
-  local f = io.open(args[1], "r")
-  for line in f:lines() do bodies[#bodies + 1] = line end
-  f:close()
-end
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/v1/batch", {["Content-Type"] = "application/json",
-    ["Authorization"] = "Basic " .. os.getenv("FP_AUTH")}, bodies[(n % #bodies) + 1])
-end
-delay = function() return DELAY end
-"""
+LUA = WRK_LUA + "\ndelay = function() return DELAY end\n"  # the bench's request loop, paced
 
 
 def bodies(path: Path, n_bodies: int, batch: int) -> None:
