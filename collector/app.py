@@ -29,7 +29,7 @@ from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import request_origin
-from collector.receive.body import BodyError, parse_json, read_body, too_large
+from collector.receive.body import BodyError, parse_json, read_body, read_capped
 from collector.receive.ingest import INGEST_PATHS, Ingest, IngestASGI, cors_headers
 from collector.reports import api as reports_api
 from collector.scores.sync import ScoreSync
@@ -49,7 +49,6 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Re
     return json_response({"error": reason}, status, headers)
 
 
-_cors = cors_headers
 
 
 class Handlers:
@@ -66,15 +65,11 @@ class Handlers:
         kind = INGEST_PATHS.get(request.url.path)
         origin, reply = self.ingester.precheck(request.headers)
         if reply is None:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.s.max_batch_bytes:
-                    e = too_large(self.s.max_batch_bytes)
-                    return error(e.status, e.reason, _cors(origin))
-                chunks.append(chunk)
-            reply = await self.ingester.handle(kind, request.headers, origin, b"".join(chunks),
+            try:
+                body = await read_capped(request.stream(), self.s.max_batch_bytes)
+            except BodyError as e:
+                return error(e.status, e.reason, cors_headers(origin))
+            reply = await self.ingester.handle(kind, request.headers, origin, body,
                                                request.client.host if request.client else "",
                                                request.query_params.get("key"))
         status, doc, headers = reply
@@ -85,7 +80,7 @@ class Handlers:
         if origin is None or origin not in self.c.keyring.any_origins:
             return error(403, "origin not allowed")
         return Response(status_code=204, headers={
-            **_cors(origin), "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+            **cors_headers(origin), "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
             "Access-Control-Allow-Headers": "content-type, authorization", "Access-Control-Max-Age": "86400"})
 
     # -- tag and site config ---------------------------------------------------------------
@@ -111,8 +106,8 @@ class Handlers:
         site = self.c.keyring.site_for_public_key(request.path_params["key"])
         origin = request_origin(request.headers.get("origin"), None)
         if site is None:
-            return error(404, "unknown key", _cors(origin))
-        cors = _cors(origin) if origin and site.allows_origin(origin) else {}
+            return error(404, "unknown key", cors_headers(origin))
+        cors = cors_headers(origin) if origin and site.allows_origin(origin) else {}
         return json_response(site.public_config(), 200, {**cors, "Cache-Control": "public, max-age=300"})
 
     # -- operations ------------------------------------------------------------------------

@@ -67,12 +67,13 @@ def run_report(store: Any, site: Any, exp: Any, start: datetime, end: datetime, 
 
 
 def routes(h: Any) -> list[Route]:
-    from collector.app import _cors, error, json_response
+    from collector.app import error, json_response
+    from collector.receive.ingest import cors_headers
 
     async def assign(request: Request) -> Response:
         qp = request.query_params
         origin = request_origin(request.headers.get("origin"), None)
-        cors = _cors(origin) if origin in h.c.keyring.any_origins else {}
+        cors = cors_headers(origin) if origin in h.c.keyring.any_origins else {}
         try:
             principal = authenticate(h.c.keyring, request.headers.get("authorization"), None, qp.get("key"),
                                      request.headers.get("origin"), request.headers.get("referer"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -57,16 +57,21 @@ def decode_body(headers: Mapping[str, str], body: bytes, max_bytes: int) -> byte
     return body
 
 
-async def read_body(request: Request, max_bytes: int, check_type: bool = True) -> bytes:
-    check_headers(request.headers, max_bytes, check_type)
-    chunks: list[bytes] = []
+async def read_capped(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """The raw body, refused (413) as soon as it passes max_bytes."""
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise too_large(max_bytes)
-        chunks.append(chunk)
-    return decode_body(request.headers, b"".join(chunks), max_bytes)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def read_body(request: Request, max_bytes: int, check_type: bool = True) -> bytes:
+    check_headers(request.headers, max_bytes, check_type)
+    return decode_body(request.headers, await read_capped(request.stream(), max_bytes), max_bytes)
 
 
 def _no_constants(name: str) -> Any:

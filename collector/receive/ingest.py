@@ -171,19 +171,23 @@ class IngestASGI:
         origin, reply = ing.precheck(headers)
         if reply is None:
             limit = ing.s.max_batch_bytes
-            body = b""
+            parts: list[bytes] = []
+            size = 0
             more = True
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     return  # the client is gone: nothing was buffered, nobody to answer
-                body += message.get("body", b"")
-                if len(body) > limit:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
                     e = too_large(limit)
                     reply = refused(e.status, e.reason, cors_headers(origin))
                     break
+                parts.append(chunk)
                 more = message.get("more_body", False)
             if reply is None:
+                body = parts[0] if len(parts) == 1 else b"".join(parts)
                 qs = scope.get("query_string", b"")
                 key = parse_qs(qs.decode("latin-1")).get("key", [None])[0] if b"key=" in qs else None
                 client = scope.get("client")
