@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from collector.attribution.http import AttributionRoutes
 from collector.edge import WriterProxy, writer_problems
@@ -49,6 +50,20 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Re
     return json_response({"error": reason}, status, headers)
 
 
+
+
+class CollectorApp(Starlette):
+    """Starlette with a front door: ingestion POSTs go to `front` (IngestASGI) before the
+    middleware stack and the routing table; everything else takes Starlette's way."""
+
+    front: IngestASGI | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None and front.wants(scope):
+            await front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 class Handlers:
@@ -214,10 +229,9 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
             score_sync.stop()
             await asyncio.get_running_loop().run_in_executor(None, c.stop)
 
-    middleware = [Middleware(IngestASGI, ingest=h.ingester)]  # outermost: the hot path skips routing
-    if writer_url:
-        middleware.append(Middleware(WriterProxy, writer_url=writer_url))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    middleware = [Middleware(WriterProxy, writer_url=writer_url)] if writer_url else []
+    app = CollectorApp(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.front = IngestASGI(h.ingester)
     app.state.collector = c
     app.state.score_sync = score_sync
     app.state.bandits = bandits

@@ -43,7 +43,7 @@ class Drop:
     reason: str  # duplicate | consent_denied | consent_pending
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     """Everything a step may know about the request a message came in."""
 
@@ -74,19 +74,27 @@ class Services:
     recent: RecentIds
     max_past_days: int
     max_future_seconds: int
+    past: timedelta = field(init=False)  # the two as timedeltas, made once
+    future: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.past = timedelta(days=self.max_past_days)
+        self.future = timedelta(seconds=self.max_future_seconds)
 
 
-@dataclass
 class Work:
-    """One message in flight."""
+    """One message in flight (a plain slotted class: one is made per message)."""
 
-    raw: Any
-    msg: Msg | None = None
-    row: Row = field(default_factory=dict)
-    table: str = "footpath.events"  # a step may divert the row (e.g. quarantine)
-    state: str = "granted"
-    ip: str = ""
-    dumped: dict[str, bytes] = field(default_factory=dict)  # compact JSON of properties/traits/context
+    __slots__ = ("raw", "msg", "row", "table", "state", "ip", "dumped")
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self.msg: Msg | None = None
+        self.row: Row = {}
+        self.table = "footpath.events"  # a step may divert the row (e.g. quarantine)
+        self.state = "granted"
+        self.ip = ""
+        self.dumped: dict[str, bytes] = {}  # compact JSON of properties/traits/context
 
 
 Step = Callable[[RequestContext, Services, Work], "Reject | Drop | None"]
@@ -166,8 +174,7 @@ def step_clock(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
     except OverflowError:  # e.g. year 1 vs year 9999: no sensible correction exists
         return Reject("timestamp" if original else "sentAt", "timestamp or sentAt out of any sensible range")
     if rq.ts_bounds is None:  # once per request, not per message
-        rq.ts_bounds = (rq.received_at - timedelta(days=sv.max_past_days),
-                        rq.received_at + timedelta(seconds=sv.max_future_seconds))
+        rq.ts_bounds = (rq.received_at - sv.past, rq.received_at + sv.future)
     if not rq.ts_bounds[0] <= ts <= rq.ts_bounds[1]:
         return Reject("timestamp", clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds))
     ts_text = rq.received_at_text if ts is rq.received_at else _fmt(ts)
@@ -294,18 +301,20 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     rows: list[Row]  # for footpath.events
     other_rows: dict[str, list[Row]]  # table -> rows diverted elsewhere by a step
     accepted: int
     rejected: list[JSON]
     dropped: dict[str, int]
-    step_seconds: dict[str, float]
+    step_seconds: dict[str, float]  # per step, when the run was timed (else empty)
     added_ids: list[str]  # message_ids registered in the dedup cache by this request
 
 
 _NAMES = tuple(n for n, _ in STEPS)
+_TIMED_STEPS = tuple(enumerate(s for _, s in STEPS))
+_STEP_FNS = tuple(s for _, s in STEPS)
 
 
 def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = True) -> Outcome:
@@ -313,8 +322,7 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
     other: dict[str, list[Row]] = {}
     rejected: list[JSON] = []
     dropped: dict[str, int] = {}
-    steps = tuple(enumerate(s for _, s in STEPS))
-    acc = [0.0] * len(steps)
+    acc = [0.0] * len(_NAMES)
     rq.added_ids = []
     accepted = 0
     clock_ = time.perf_counter
@@ -323,7 +331,7 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
         verdict: Reject | Drop | None = None
         if timed:  # one clock read per step: each step's end is the next one's start
             t0 = clock_()
-            for k, step in steps:
+            for k, step in _TIMED_STEPS:
                 verdict = step(rq, sv, w)
                 t1 = clock_()
                 acc[k] += t1 - t0
@@ -331,7 +339,7 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
                 if verdict is not None:
                     break
         else:
-            for _, step in steps:
+            for step in _STEP_FNS:
                 verdict = step(rq, sv, w)
                 if verdict is not None:
                     break
@@ -346,7 +354,8 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
         else:
             accepted += 1
             dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1
-    return Outcome(rows, other, accepted, rejected, dropped, dict(zip(_NAMES, acc, strict=True)), rq.added_ids)
+    return Outcome(rows, other, accepted, rejected, dropped, dict(zip(_NAMES, acc, strict=True)) if timed else {},
+                   rq.added_ids)
 
 
 def encode_rows(rows: list[Row]) -> bytes:
@@ -376,16 +385,22 @@ _rng_pid = os.getpid()
 _bits = _rng.getrandbits
 
 
+_ms_text = [-1, ""]  # the last millisecond seen and its "tttttttt-tttt-7" prefix
+
+
 def uuid7() -> str:
     """RFC 9562 UUIDv7: 48-bit unix ms, version, 74 random bits, variant; time-ordered."""
     global _rng, _rng_pid, _bits
     if os.getpid() != _rng_pid:  # a forked child must not repeat its parent's sequence
         _rng, _rng_pid = random.Random(random.SystemRandom().getrandbits(128)), os.getpid()
         _bits = _rng.getrandbits
-    rnd = _bits(74)
-    h = "%012x7%03x%016x" % (time.time_ns() // 1_000_000, rnd >> 62,  # noqa: UP031 - fastest here
-                             (0b10 << 62) | (rnd & 0x3FFFFFFFFFFFFFFF))
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ms = time.time_ns() // 1_000_000
+    if ms != _ms_text[0]:  # the time part is formatted once per millisecond
+        h = "%012x" % ms  # noqa: UP031 - fastest here
+        _ms_text[0], _ms_text[1] = ms, f"{h[:8]}-{h[8:]}-7"
+    rnd = _bits(74)  # 12 bits after the version, 62 after the variant (0b10)
+    return "%s%03x-%04x-%012x" % (_ms_text[1], rnd >> 62, 0x8000 | (rnd >> 48) & 0x3FFF,  # noqa: UP031
+                                  rnd & 0xFFFFFFFFFFFF)
 
 
 def now_utc() -> datetime:

@@ -18,7 +18,8 @@ INSERTED = Counter("footpath_rows_inserted", "Rows inserted into footpath.events
 INSERT_ERRORS = Counter("footpath_insert_errors", "Failed insert or connect attempts", registry=REGISTRY)
 INSERT_LATENCY = Histogram("footpath_insert_seconds", "Latency of one bulk insert", registry=REGISTRY,
                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-STEP_SECONDS = Counter("footpath_step_seconds", "Time spent in each pipeline step", ["step"], registry=REGISTRY)
+STEP_SECONDS = Counter("footpath_step_seconds", "Time spent in each pipeline step (estimated from every 8th request)",
+                       ["step"], registry=REGISTRY)
 BUFFER_BACKLOG = Gauge("footpath_buffer_backlog_bytes", "Bytes in the write-ahead buffer not yet inserted",
                        registry=REGISTRY)
 STORAGE_UP = Gauge("footpath_storage_up", "1 when the last storage operation succeeded", registry=REGISTRY)
@@ -50,44 +51,42 @@ QUALITY_EVALUATIONS = Counter("footpath_quality_evaluations", "Alert evaluation 
 
 
 # Hot-path children resolved once: .labels() costs a lock and a dict build per call.
-_children: dict[tuple[str, str], object] = {}
+_children: dict[tuple[object, str], object] = {}
 
 
-def _child(metric, name: str, value: str):  # noqa: ANN001, ANN202 - prometheus types
-    key = (name, value)
+def _child(metric, value: str):  # noqa: ANN001, ANN202 - prometheus types
+    key = (metric, value)
     child = _children.get(key)
     if child is None:
         child = _children[key] = metric.labels(value)
     return child
 
 
-def step_counter(step: str):  # noqa: ANN201
-    return _child(STEP_SECONDS, "step", step)
+# Ingestion's counts are added up in a plain dict and moved into the counters when
+# /metrics is rendered: a Counter.inc takes a lock, and the five or so per request (more
+# with step times) cost more than some of the steps they count.  Only the event loop
+# thread counts (ingestion) and renders.
+_pending: dict[tuple[Counter, str], float] = {}
 
 
-def received_counter(source: str):  # noqa: ANN201
-    return _child(RECEIVED, "received", source)
+def count(metric: Counter, label: str, n: float) -> None:
+    """metric.labels(label).inc(n), deferred to the next render()."""
+    key = (metric, label)
+    _pending[key] = _pending.get(key, 0) + n
 
 
-def accepted_counter(site: str):  # noqa: ANN201
-    return _child(ACCEPTED, "accepted", site)
-
-
-# Per-request step times are added up here and moved into the counter when /metrics is
-# rendered: eleven Counter.inc calls (a lock each) per request cost more than the small
-# steps they time.  Only the event loop thread adds (ingestion) and renders.
-_pending_steps: dict[str, float] = {}
-
-
-def add_step_seconds(secs: dict[str, float]) -> None:
-    p = _pending_steps
+def add_step_seconds(secs: dict[str, float], weight: float = 1.0) -> None:
+    """Step times of a timed request; weight = 1 / the fraction of requests timed."""
+    p = _pending
     for name, v in secs.items():
-        p[name] = p.get(name, 0.0) + v
+        key = (STEP_SECONDS, name)
+        p[key] = p.get(key, 0.0) + v * weight
 
 
 def flush_pending() -> None:
-    for name in list(_pending_steps):
-        step_counter(name).inc(_pending_steps.pop(name))
+    for key in list(_pending):
+        metric, label = key
+        _child(metric, label).inc(_pending.pop(key))
 
 
 def render() -> bytes:

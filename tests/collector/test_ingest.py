@@ -273,3 +273,46 @@ def test_lines_within_two_seconds(server):
             break
         time.sleep(0.05)
     assert rows[0][0] == 1
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_ingestion_counts_reach_metrics(server):
+    before = httpx.get(server.url + "/metrics", timeout=10).text
+    batch = [{"type": "track", "event": "E", "anonymousId": "m1", "messageId": f"met-{i}"} for i in range(17)]
+    batch += [{"type": "track", "anonymousId": "m1"}]  # no event name: rejected
+    batch += [dict(batch[0])]  # a re-send within the request: dropped as a duplicate
+    for _ in range(9):  # more requests than the step timer's sampling interval
+        r = server.post("/v1/batch", {"batch": batch}, key=server.site.write_key)
+        assert r.status_code == 200, r.text
+    after = httpx.get(server.url + "/metrics", timeout=10).text
+
+    def delta(name: str, **labels: str) -> float:
+        return _metric(after, name, **labels) - _metric(before, name, **labels)
+
+    assert delta("footpath_messages_received_total", source="server") == 9 * 19
+    assert delta("footpath_messages_accepted_total", site=server.site.id) == 17 + 1 + 8 * 18
+    assert delta("footpath_messages_rejected_total", field="event") == 9
+    assert delta("footpath_messages_dropped_total", reason="duplicate") == 1 + 8 * 18
+    assert delta("footpath_step_seconds_total", step="schema") > 0  # at least one request was timed
+
+
+def test_an_unexpected_error_is_answered_500_with_retry_after(server, monkeypatch, caplog):
+    from collector import pipeline
+
+    def broken(*a, **kw):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pipeline, "run", broken)
+    r = server.post("/v1/batch", {"batch": [{"type": "track", "event": "E", "anonymousId": "x"}]},
+                    key=server.site.write_key)
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error, retry later"}
+    assert r.headers["retry-after"] == "5"
+    assert "ingestion request failed" in caplog.text
