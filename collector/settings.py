@@ -63,7 +63,8 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("max_future_seconds", "FOOTPATH_MAX_FUTURE_SECONDS", 86400, int,
          "Events further in the future than this are rejected."),
     Spec("dedup_capacity", "FOOTPATH_DEDUP_CAPACITY", 2_000_000, int,
-         "message_ids remembered to drop client re-sends before they reach storage."),
+         "message_ids remembered to drop client re-sends before they reach storage (memory, "
+         "taken at start: 16 bytes x the next power of two >= this, 32 MiB at the default)."),
     Spec("sql_max_seconds", "FOOTPATH_SQL_MAX_SECONDS", 20, int, "Time limit of one /v1/sql or report query."),
     Spec("sql_max_rows", "FOOTPATH_SQL_MAX_ROWS", 100_000, int, "Row limit of one /v1/sql result."),
     Spec("sql_max_memory", "FOOTPATH_SQL_MAX_MEMORY", 2 << 30, int, "Memory limit (bytes) of one query."),
