@@ -99,7 +99,7 @@ def funnel_layers(n: int, window: int) -> list[list[str]]:
     layers = [["arrayFill(x -> x > 0, arrayMap((x, m) -> if(bitTest(m, 0), x, 0), ts, ms)) AS S1"]]
     for k in range(2, n + 1):
         layers.append([f"arrayMap((x, m, b) -> if(bitTest(m, {k - 1}) AND b > 0 AND x <= b + {window}, b, 0), "
-                       f"ts, ms, arrayPopBack(arrayPushFront(S{k - 1}, 0))) AS C{k}"])
+                       f"ts, ms, arrayShiftRight(S{k - 1}, 1)) AS C{k}"])
         if k < n:
             layers.append([f"arrayFill(x -> x > 0, C{k}) AS S{k}"])
     if n >= 2:
