@@ -381,19 +381,22 @@ def _library(m: Msg) -> str:
 
 
 _rng = random.Random(random.SystemRandom().getrandbits(128))  # ids need uniqueness, not secrecy
-_rng_pid = os.getpid()
 _bits = _rng.getrandbits
 
 
+def _reseed() -> None:
+    """A forked child must not repeat its parent's sequence (uvicorn --workers forks)."""
+    global _rng, _bits
+    _rng = random.Random(random.SystemRandom().getrandbits(128))
+    _bits = _rng.getrandbits
+
+
+os.register_at_fork(after_in_child=_reseed)  # not os.getpid() per id: a syscall each time
 _ms_text = [-1, ""]  # the last millisecond seen and its "tttttttt-tttt-7" prefix
 
 
 def uuid7() -> str:
     """RFC 9562 UUIDv7: 48-bit unix ms, version, 74 random bits, variant; time-ordered."""
-    global _rng, _rng_pid, _bits
-    if os.getpid() != _rng_pid:  # a forked child must not repeat its parent's sequence
-        _rng, _rng_pid = random.Random(random.SystemRandom().getrandbits(128)), os.getpid()
-        _bits = _rng.getrandbits
     ms = time.time_ns() // 1_000_000
     if ms != _ms_text[0]:  # the time part is formatted once per millisecond
         h = "%012x" % ms  # noqa: UP031 - fastest here

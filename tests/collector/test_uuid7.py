@@ -30,3 +30,20 @@ def test_uuid7_random_bits_all_vary() -> None:
         seen_ones |= v & rand_mask
         seen_zeros |= ~v & rand_mask
     assert seen_ones == rand_mask and seen_zeros == rand_mask  # no random bit is stuck
+
+
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    import os
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(r)
+        os.write(w, ",".join(uuid7() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(w)
+    mine = {uuid7()[15:] for _ in range(50)}  # the random parts only (after the version digit)
+    with os.fdopen(r) as f:
+        theirs = {u[15:] for u in f.read().split(",")}
+    os.waitpid(pid, 0)
+    assert len(theirs) == 50 and not mine & theirs
