@@ -31,6 +31,7 @@ from collector.reports.spec import PathsSpec
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
 ANCHOR_BIT = 4  # flags bit 4 (16): the step matches start/end
+END_RANK, OTHER_RANK = 4294967295, 4294967294  # the markers among label ranks (UInt32)
 
 
 def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
@@ -50,17 +51,45 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
         where.append("NOT bitTest(flags, 3)")
     if spec.segment is not None:
         where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
+    container = "person_key" if person else "ck"
+    d = spec.depth
+    # Labels: strings on the raw table.  On the view, a label is its rank in the site's
+    # sorted list of distinct labels (one DISTINCT over report_steps' LowCardinality label
+    # column, ~60 ms CPU at 10M events; the rank is computed once per dictionary entry of
+    # the column): ranks keep the string order, so sequences, ties and the top-N order are
+    # the same, and grouping, sorting and carrying numbers instead of strings saves ~0.8 s
+    # CPU at 10M events.  0 stands for no step (as '' does for strings: a step whose label
+    # is '' counts as none on both sources), the largest UInt32 values for the markers;
+    # ranks are turned back into labels at the very end.  On the raw table the labels are
+    # expressions, and their DISTINCT would cost a second pass over footpath.events.
+    ranked_labels = variant == "mv"
+    if ranked_labels:
+        names_sql = (f"(SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label FROM "
+                     f"footpath.report_steps PREWHERE site_id = {site}) WHERE label != '')")
+        label = f"transform(label, {names_sql}, arrayEnumerate({names_sql}), toUInt32(0))"
+        # A label inserted after the list was read (a concurrent insert) has no rank: its rows
+        # are left out, as if they had arrived after the report, rather than read as no step.
+        where.append(f"({label} != 0 OR label = '')")
+        empty, ltype = "toUInt32(0)", "UInt32"
+        end_marker, other = f"toUInt32({END_RANK})", f"toUInt32({OTHER_RANK})"
+    else:
+        label, empty, ltype = "label", "''", "String"
+        end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
+        other = p.add(OTHER, "String")
     if person or spec.segment is not None:
         where.append("person_key != 0")  # last: persons are resolved only for the rows left
-    container = "person_key" if person else "ck"
-    step = f"(t, label, toUInt8(flags + 16 * ({anchor})))"
-    d = spec.depth
+    step = f"(t, {label}, toUInt8(flags + 16 * ({anchor})))"
     if spec.anchor is None and not spec.collapse_repeats:
         # From the entry, no merging: the labels of the first depth+1 steps, in (time, label)
         # order.  Two plain arrays sorted by a key cost ~20 % less than one array of tuples;
         # groupArraySorted(depth+1) on tuples measured 4.5x slower than sorting all.
-        source = (f"SELECT {container} AS c, arraySlice(arraySort((l, x) -> (x, l), groupArray(label), "
-                  f"groupArray(t)), 1, {d + 1}) AS s FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
+        if ranked_labels:  # (time, rank) packed in one UInt128: a plain numeric sort
+            seq = (f"arrayMap(x -> toUInt32(bitAnd(x, 4294967295)), arraySort(groupArray(bitOr(bitShiftLeft("
+                   f"toUInt128(t), 32), {label}))))")
+        else:
+            seq = "arraySort((l, x) -> (x, l), groupArray(label), groupArray(t))"
+        source = (f"SELECT {container} AS c, arraySlice({seq}, 1, {d + 1}) AS s "
+                  f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
         cut_sql = f"SELECT s FROM ({source})"
         names = "s"
     else:
@@ -69,7 +98,8 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
                   f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
         if spec.collapse_repeats:
             z = (f"arrayFilter((x, y) -> (x.2, bitAnd(x.3, 3)) != (y.2, bitAnd(y.3, 3)), z0, "
-                 f"arraySlice(arrayPushFront(z0, (toUInt64(0), {p.add(ROOT, 'String')}, toUInt8(255))), 1, "
+                 f"arraySlice(arrayPushFront(z0, (toUInt64(0), {empty if ranked_labels else p.add(ROOT, 'String')}, "
+                 f"toUInt8(255))), 1, "
                  f"length(z0)))")
         else:
             z = "z0"
@@ -83,17 +113,16 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
         anchored = "1" if spec.anchor is None else f"arrayExists(x -> bitTest(x.3, {ANCHOR_BIT}), z)"
         cut_sql = f"SELECT {cut} FROM (SELECT {z} AS z FROM ({source})) WHERE {anchored}"
         names = "arrayMap(x -> x.2, s)"
-    end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
     seqs = (f"SELECT if(length(s) <= {d}, arrayPushBack({names}, {end_marker}), {names}) AS path "
             f"FROM ({cut_sql}) WHERE length(s) > 0")
     # the distinct paths, grouped on their labels as columns (~0.1 s CPU less at 10M events
     # than on the Array(String))
     labels = ", ".join(f"path[{k + 1}] AS l{k}" for k in range(d + 1))
     names_ = ", ".join(f"l{k}" for k in range(d + 1))
-    stage = (f"SELECT c, toUInt64(0) AS q, '' AS np, CAST([], 'Array(Tuple(UInt8, String, String, UInt64))') AS em, "
-             f"{names_} FROM (SELECT {names_}, count() AS c FROM (SELECT {labels} FROM ({seqs})) GROUP BY {names_})")
-    ends = f"({end_marker}, '')"
-    other = p.add(OTHER, "String")
+    stage = (f"SELECT c, toUInt64(0) AS q, {empty} AS np, CAST([], 'Array(Tuple(UInt8, {ltype}, {ltype}, UInt64))') "
+             f"AS em, {names_} FROM (SELECT {names_}, count() AS c FROM (SELECT {labels} FROM ({seqs})) "
+             f"GROUP BY {names_})")
+    ends = f"({end_marker}, {empty})"
     # One stage per depth k over the distinct paths: they are grouped by (q, the hash of
     # their depth-(k-1) node; the hash of their depth-k label), the (node, label) pairs, a
     # few per node, with the rest of each path in an array; the top-N rank is a window over
@@ -108,16 +137,27 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     # cityHash64).
     for k in range(d + 1):
         rest = ["c"] + [f"l{j}" for j in range(k + 1, d + 1)] + ["em"]
-        grouped = (f"SELECT q AS pq, cityHash64(l{k}) AS hk, any(l{k}) AS lk, any(np) AS pn, sum(c) AS g, "
+        hk = f"l{k}" if ranked_labels else f"cityHash64(l{k})"
+        grouped = (f"SELECT q AS pq, {hk} AS hk, any(l{k}) AS lk, any(np) AS pn, sum(c) AS g, "
                    f"groupArray(tuple({', '.join(rest)})) AS rows FROM ({stage}) GROUP BY pq, hk")
-        ranked = (f"SELECT rows, pn, g, multiIf(lk = '', '', lk = {end_marker}, lk, dense_rank() OVER (PARTITION BY pq, "
+        ranked = (f"SELECT rows, pn, g, multiIf(lk = {empty}, lk, lk = {end_marker}, lk, dense_rank() OVER (PARTITION BY pq, "
                   f"lk IN {ends} ORDER BY g DESC, lk) <= {spec.top}, lk, {other}) AS nk FROM ({grouped})")
         cols = "".join(f"r.{i + 1} AS {x}, " for i, x in enumerate(rest[:-1]))
-        stage = (f"SELECT {cols}nk AS np, cityHash64(nk) AS q, "
+        q = "toUInt64(nk)" if ranked_labels else "cityHash64(nk)"  # ranks: the node itself
+        stage = (f"SELECT {cols}nk AS np, {q} AS q, "
                  f"if(i = 1, arrayPushBack(r.{len(rest)}, ({k}, pn, nk, g)), r.{len(rest)}) AS em "
                  f"FROM ({ranked}) ARRAY JOIN rows AS r, arrayEnumerate(rows) AS i")
-    sql = (f"SELECT h.1 AS depth, h.2 AS src, h.3 AS dst, sum(h.4) AS value FROM ({stage}) "
-           f"ARRAY JOIN em AS h WHERE h.3 != '' GROUP BY depth, src, dst ORDER BY depth, value DESC, dst, src")
+    links = (f"SELECT h.1 AS depth, h.2 AS src, h.3 AS dst, sum(h.4) AS value FROM ({stage}) "
+             f"ARRAY JOIN em AS h WHERE h.3 != {empty} GROUP BY depth, src, dst")
+    if ranked_labels:
+        end_s = p.add(ENTRY if spec.backward else EXIT, "String")
+        other_s = p.add(OTHER, "String")
+
+        def text(x: str) -> str:
+            return (f"multiIf({x} = 0, '', {x} = {END_RANK}, {end_s}, {x} = {OTHER_RANK}, {other_s}, "
+                    f"arrayElement({names_sql}, {x}))")
+        links = f"SELECT depth, {text('src')} AS src, {text('dst')} AS dst, value FROM ({links})"
+    sql = f"SELECT depth, src, dst, value FROM ({links}) ORDER BY depth, value DESC, dst, src"
     return sql, p.values
 
 

@@ -118,7 +118,11 @@ def ties_case(site: str, t0: int) -> list[Ev]:
     s2 = Session(site, "t2", t0)
     s2.track("Signed Up", 0)
     s2.track("Plan Chosen", 0)
-    return s1.events + s2.events
+    s3 = Session(site, "t3", t0, session_id="")  # no session id, so no sequence numbers
+    s3.page("/zeta", 0)
+    s3.page("/alpha", 0)  # the same millisecond: ordered by label, '/alpha' first
+    s3.track("Beta Event", 0)
+    return s1.events + s2.events + s3.events
 
 
 def persons_case(site: str, t0: int) -> list[Ev]:

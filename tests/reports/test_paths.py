@@ -63,6 +63,20 @@ def test_collapse_repeats(reports_env: Env) -> None:
     assert collapsed == {"0:/product/1": 4, "1:(exit)": 2, "1:/product/2": 2, "2:(exit)": 2}
 
 
+def test_same_millisecond_without_sequence_number_ordered_by_label(reports_env: Env) -> None:
+    """Equal times and no sequence numbers: the label decides the order (the views sort label
+    ranks, the raw table the labels themselves)."""
+    nodes, _ = as_maps(both(reports_env, "ties", {"container": "session", "depth": 3}))
+    assert nodes == {"0:/alpha": 1, "1:/zeta": 1, "2:(exit)": 1}
+    for body in ({"container": "session", "depth": 3, "include": ["page", "track"]},
+                 {"container": "session", "depth": 2, "include": ["page", "track"], "top": 1,
+                  "end": {"type": "track", "event": "Beta Event"}}):
+        nodes, links = as_maps(both(reports_env, "ties", body))
+        expect = model.paths(reports_env.events["ties"], reports_env.model_request("ties", body))
+        assert (nodes, links) == (expect["nodes"], expect["links"])
+        assert nodes
+
+
 def test_start_step_not_in_include(reports_env: Env) -> None:
     """A track anchor with page-only paths: the anchor is depth 0, pages follow."""
     nodes, _ = as_maps(both(reports_env, "persons", {"container": "person", "depth": 2,
