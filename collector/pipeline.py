@@ -189,9 +189,11 @@ def step_dedup(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
     m = w.msg
     assert m is not None
     if m.messageId is None:
+        # A sender without ids cannot re-send one: the generated id is not remembered, so
+        # it takes no place in the cache from ids that can come back.
         m.messageId = uuid7()
-        sv.recent.seen_or_add(rq.site.id, m.messageId)
-    elif sv.recent.seen_or_add(rq.site.id, m.messageId):
+        return None
+    if sv.recent.seen_or_add(rq.site.id, m.messageId):
         return Drop("duplicate")
     rq.added_ids.append(m.messageId)  # to forget again if the buffer append fails
     return None

@@ -1,0 +1,30 @@
+"""The dedup step: a re-sent messageId is dropped, a generated one takes no cache place."""
+
+from datetime import UTC, datetime
+
+from collector import pipeline
+from collector.enrich.geo import GeoIP
+from collector.enrich.useragent import UAClassifier
+from collector.sites import Site
+from collector.validate.dedup import RecentIds
+from collector.validate.limits import Limits
+
+
+def _run(recent: RecentIds, batch: list[dict]) -> pipeline.Outcome:
+    sv = pipeline.Services(Limits(32768, 8, 300, 8192), GeoIP(), UAClassifier(), recent, 400, 86400)
+    rq = pipeline.RequestContext(Site(id="s", public_key="pk_sss1"), "server", datetime.now(UTC), "127.0.0.1",
+                                 "", False, None, True)
+    return pipeline.run(rq, sv, batch)
+
+
+def test_resent_ids_are_dropped_and_generated_ids_are_not_remembered() -> None:
+    recent = RecentIds(1000)
+    with_ids = [{"type": "track", "event": "E", "anonymousId": "a", "messageId": f"m{i}"} for i in range(3)]
+    without = [{"type": "track", "event": "E", "anonymousId": "a"} for _ in range(5)]
+    out = _run(recent, with_ids + without)
+    assert out.accepted == 8 and len(out.rows) == 8 and not out.dropped
+    assert len({r["message_id"] for r in out.rows}) == 8  # each id-less message got its own id
+    assert len(recent) == 3  # only the sender's ids hold cache places
+    assert out.added_ids == ["m0", "m1", "m2"]  # what a failed buffer append must forget
+    again = _run(recent, with_ids + without)
+    assert again.dropped == {"duplicate": 3} and len(again.rows) == 5
