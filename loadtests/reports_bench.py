@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -210,6 +211,7 @@ def main() -> None:
         res["ingest"].append({**ing, "rows": min(args.ingest_rows, res["rows"]["events"]), "block": block,
                               "overhead": ing["events_views"] / ing["events_plain"] - 1,
                               "overhead_cpu": ing["events_views_cpu"] / ing["events_plain_cpu"] - 1})
+        res["ingest"][-1]["load_avg_1m"] = os.getloadavg()[0]
         print(json.dumps(res["ingest"][-1]), flush=True)
     store = Store(url, {"max_execution_time": 600})
     reports = [] if args.only == "ingest" else [
@@ -219,6 +221,7 @@ def main() -> None:
         ("paths_person", api.run_paths, {**PATHS, "container": "person"})]
     for name, runner, body in reports:
         res[name] = measure(store, runner, body, args.runs)
+        res[name]["load_avg_1m"] = {"after": os.getloadavg()[0]}  # the machine is shared: note its load
         print(name, json.dumps(res[name]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
