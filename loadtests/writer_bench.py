@@ -90,7 +90,12 @@ def child_writer(tmp: Path, views: bool, flush_rows: int, batch_bytes: int, sett
     return {"rows": n, "wall": dt, "cpu": cpu, "read": getattr(w, "read_seconds", 0.0)}
 
 
-def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[tuple[str, float, float]]:
+# --formats: what ClickHouse's parse alone costs for the same rows in other input formats
+OTHER_FORMATS = ("JSONCompactEachRow", "TabSeparated", "CSV", "RowBinary")
+
+
+def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
+                  formats: bool = False) -> list[tuple[str, float, float]]:
     """ClickHouse alone: INSERT ... FROM INFILE of the buffer's rows, per configuration."""
     from collector.buffer.drain import BufferReader
     from collector.write import store as st
@@ -149,6 +154,15 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str) -> list[
         ("Native: parse only (Null engine)", "footpath.bench_null", set(), "Native", native, {}),
         ("Native: footpath.events alone", "footpath.events", set(), "Native", native, {}),
     ]
+    if formats:
+        for fmt in OTHER_FORMATS:
+            paths = []
+            for i in range(len(files)):
+                p = tmp / f"batch{i}.{fmt}"
+                c.command(f"INSERT INTO FUNCTION file('{p}', '{fmt}') SELECT * FROM footpath.events "
+                          f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
+                paths.append(p)
+            configs.append((f"{fmt}: parse only (Null engine)", "footpath.bench_null", set(), fmt, paths, {}))
     configs += [(f"Native: + {v}", "footpath.events", {v}, "Native", native, {}) for v in views]
     configs.append(("Native: events + all views", "footpath.events", set(views), "Native", native, {}))
     configs.append(("Native: events alone, optimize_on_insert = 1", "footpath.events", set(), "Native", native,
@@ -186,6 +200,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="also ClickHouse's own costs, per view")
     ap.add_argument("--profile-rows", type=int, default=50_000, help="rows per insert in --profile")
     ap.add_argument("--view-sql", default="", help="--profile: also measure the views this SQL file creates")
+    ap.add_argument("--formats", action="store_true",
+                    help="--profile: also the parse-only cost of " + ", ".join(OTHER_FORMATS))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
@@ -193,7 +209,7 @@ def main() -> None:
     if args.child:
         kind, tmp = args.child.split(":", 1)
         if kind == "profile":
-            res = child_profile(Path(tmp), args.profile_rows, args.reps, args.view_sql)
+            res = child_profile(Path(tmp), args.profile_rows, args.reps, args.view_sql, args.formats)
         else:
             res = child_writer(Path(tmp), kind != "events", args.flush_rows, args.batch_mib << 20,
                                json.loads(args.settings))
@@ -228,7 +244,7 @@ def main() -> None:
 def _child(args, spec: str, settings: str):
     cmd = [sys.executable, "-m", "loadtests.writer_bench", "--child", spec, "--flush-rows", str(args.flush_rows),
            "--batch-mib", str(args.batch_mib), "--settings", settings, "--reps", str(args.reps),
-           "--profile-rows", str(args.profile_rows), "--view-sql", args.view_sql]
+           "--profile-rows", str(args.profile_rows), "--view-sql", args.view_sql, *(["--formats"] if args.formats else [])]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"{spec} failed:\n{proc.stderr[-3000:]}")
