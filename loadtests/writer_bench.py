@@ -139,12 +139,18 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
     for i, p in enumerate(files):
         c.command(f"INSERT INTO footpath.events FROM INFILE '{p}' FORMAT JSONEachRow",
                   settings={**events_settings, "insert_deduplication_token": f"native:{i}"})
-    native = []
-    for i in range(len(files)):
-        p = tmp / f"batch{i}.native"
-        c.command(f"INSERT INTO FUNCTION file('{p}', 'Native') SELECT * FROM footpath.events "
-                  f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
-        native.append(p)
+
+    def export(fmt: str) -> list[Path]:
+        """The inserted rows again, batch by batch, as files in another input format."""
+        paths = []
+        for i in range(len(files)):
+            p = tmp / f"batch{i}.{fmt}"
+            c.command(f"INSERT INTO FUNCTION file('{p}', '{fmt}') SELECT * FROM footpath.events "
+                      f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
+            paths.append(p)
+        return paths
+
+    native = export("Native")
 
     configs: list[tuple[str, str, set[str], str, list[Path], dict]] = [
         ("JSONEachRow: parse only (Null engine)", "footpath.bench_null", set(), "JSONEachRow", files, {}),
@@ -156,13 +162,7 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
     ]
     if formats:
         for fmt in OTHER_FORMATS:
-            paths = []
-            for i in range(len(files)):
-                p = tmp / f"batch{i}.{fmt}"
-                c.command(f"INSERT INTO FUNCTION file('{p}', '{fmt}') SELECT * FROM footpath.events "
-                          f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
-                paths.append(p)
-            configs.append((f"{fmt}: parse only (Null engine)", "footpath.bench_null", set(), fmt, paths, {}))
+            configs.append((f"{fmt}: parse only (Null engine)", "footpath.bench_null", set(), fmt, export(fmt), {}))
     configs += [(f"Native: + {v}", "footpath.events", {v}, "Native", native, {}) for v in views]
     configs.append(("Native: events + all views", "footpath.events", set(views), "Native", native, {}))
     configs.append(("Native: events alone, optimize_on_insert = 1", "footpath.events", set(), "Native", native,
