@@ -30,8 +30,8 @@ from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
 from collector.receive.auth import request_origin
-from collector.receive.body import BodyError, parse_json, read_body, read_capped
-from collector.receive.ingest import INGEST_PATHS, Ingest, IngestASGI, cors_headers
+from collector.receive.body import BodyError, parse_json, read_body
+from collector.receive.ingest import Ingest, IngestASGI, cors_headers
 from collector.reports import api as reports_api
 from collector.scores.sync import ScoreSync
 from collector.service import DEMO_DIR, TAG_DIST, Collector
@@ -74,21 +74,6 @@ class Handlers:
         self._tag_cache: dict[str, tuple[bytes, str, float]] = {}
         self.ingester = Ingest(c)
         self.writer_url = ""
-
-    # -- ingestion (collector/receive/ingest.py; IngestASGI answers these first) ------------
-    async def ingest(self, request: Request) -> Response:
-        kind = INGEST_PATHS.get(request.url.path)
-        origin, reply = self.ingester.precheck(request.headers)
-        if reply is None:
-            try:
-                body = await read_capped(request.stream(), self.s.max_batch_bytes)
-            except BodyError as e:
-                return error(e.status, e.reason, cors_headers(origin))
-            reply = await self.ingester.handle(kind, request.headers, origin, body,
-                                               request.client.host if request.client else "",
-                                               request.query_params.get("key"))
-        status, doc, headers = reply
-        return json_response(doc, status, headers)
 
     async def preflight(self, request: Request) -> Response:
         origin = request_origin(request.headers.get("origin"), None)
@@ -189,10 +174,13 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
     c = collector
     h = Handlers(c)
     h.writer_url = writer_url
+    # Ingestion: CollectorApp hands these POSTs to `front` before routing; the routes list
+    # the same ASGI endpoint so the routing table (405s, /openapi.json) knows them too.
+    front = IngestASGI(h.ingester)
     routes = [
-        Route("/v1/batch", h.ingest, methods=["POST"]),
+        Route("/v1/batch", front, methods=["POST"]),
         Route("/v1/batch", h.preflight, methods=["OPTIONS"]),
-        *(Route(f"/v1/{t}", h.ingest, methods=["POST"], name=f"ingest_{t}") for t in MESSAGE_TYPES),
+        *(Route(f"/v1/{t}", front, methods=["POST"], name=f"ingest_{t}") for t in MESSAGE_TYPES),
         *(Route(f"/v1/{t}", h.preflight, methods=["OPTIONS"], name=f"preflight_{t}") for t in MESSAGE_TYPES),
         Route("/t.js", h.tag, methods=["GET", "HEAD"]),
         Route("/t/{name:str}.js", h.tag, methods=["GET", "HEAD"]),
@@ -231,7 +219,7 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
 
     middleware = [Middleware(WriterProxy, writer_url=writer_url)] if writer_url else []
     app = CollectorApp(routes=routes, lifespan=lifespan, middleware=middleware)
-    app.front = IngestASGI(h.ingester)
+    app.front = front
     app.state.collector = c
     app.state.score_sync = score_sync
     app.state.bandits = bandits

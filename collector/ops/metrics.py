@@ -77,10 +77,8 @@ def count(metric: Counter, label: str, n: float) -> None:
 
 def add_step_seconds(secs: dict[str, float], weight: float = 1.0) -> None:
     """Step times of a timed request; weight = 1 / the fraction of requests timed."""
-    p = _pending
     for name, v in secs.items():
-        key = (STEP_SECONDS, name)
-        p[key] = p.get(key, 0.0) + v * weight
+        count(STEP_SECONDS, name, v * weight)
 
 
 def flush_pending() -> None:

@@ -1,11 +1,12 @@
 """POST /v1/batch and /v1/{type}: receive -> pipeline -> buffer -> answer.
 
-The hot path of the collector, so it is served straight from ASGI (`IngestASGI`, the
-outermost middleware): no routing table walk, no Request/Headers/Response objects, the
-handful of headers it reads picked out of the raw list once.  The Starlette routes for the
-same paths (collector/app.py) call the same `Ingest.handle`; they serve only apps mounted
-without the middleware.  On the benchmark this layer is the difference between ~0.3 and
-~0.5 of the bare framework's rate (BENCHMARKS.md, HTTP).
+The hot path of the collector, so it is served straight from ASGI (`IngestASGI`, which
+`CollectorApp` in collector/app.py calls before Starlette's middleware and routing): no
+routing table walk, no Request/Headers/Response objects, the handful of headers it reads
+picked out of the raw list once.  The routing table lists the same `IngestASGI` as the
+endpoint of these paths, so an app reached through routing answers them the same way.
+On the benchmark this layer is the difference between ~0.3 and ~0.5 of the bare
+framework's rate (BENCHMARKS.md, HTTP).
 """
 
 from __future__ import annotations
@@ -136,21 +137,20 @@ class Ingest:
                     self.c.services.recent.forget(site.id, mid)
                 log.error("buffer append failed: %s", e)
                 return refused(503, "buffer unavailable, retry later", {"Retry-After": RETRY_AFTER, **cors})
-        self._count(site.id, out, doc.get("stats"), timed)
+        self._count(site.id, out, doc.get("stats"))
         result: dict[str, Any] = {"accepted": out.accepted, "rejected": out.rejected}
         if out.dropped:
             result["dropped"] = out.dropped
         return (400 if kind is not None and out.rejected else 200), result, cors
 
     @staticmethod
-    def _count(site_id: str, out: pipeline.Outcome, stats: Any, timed: bool) -> None:
+    def _count(site_id: str, out: pipeline.Outcome, stats: Any) -> None:
         metrics.count(metrics.ACCEPTED, site_id, out.accepted)
         for r in out.rejected:
             metrics.count(metrics.REJECTED, r["field"].split(".")[0] or "(message)", 1)
         for reason, n in out.dropped.items():
             metrics.count(metrics.DROPPED, reason, n)
-        if timed:
-            metrics.add_step_seconds(out.step_seconds, TIME_EVERY)
+        metrics.add_step_seconds(out.step_seconds, TIME_EVERY)  # empty unless this request was timed
         if isinstance(stats, dict):
             for k in ("dropped", "retried", "queued"):
                 v = stats.get(k)

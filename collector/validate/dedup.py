@@ -52,10 +52,6 @@ class RecentIds:
         self._old = _Table(size)
         self._lock = threading.Lock()
 
-    @staticmethod
-    def key(site_id: str, message_id: str) -> int:
-        return _key(site_id, message_id)
-
     def seen_or_add(self, site_id: str, message_id: str) -> bool:
         k = hash((site_id, message_id))  # _key, inlined: once per event on the hot path
         if 0 <= k <= 1:
