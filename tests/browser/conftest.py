@@ -114,7 +114,9 @@ class Tab:
                  or self.has_cached_config(), 10, "settings")
 
     def has_cached_config(self) -> bool:
-        return bool(self.js("() => sessionStorage.getItem('fp_c')"))
+        # A page whose storage throws (test_the_tag_never_throws_into_the_page) has none:
+        # the check must not throw before the /config response has been seen.
+        return bool(self.js("() => { try { return sessionStorage.getItem('fp_c') } catch (e) { return null } }"))
 
     def queued(self, key: str = "pk_test") -> list[str]:
         """messageIds in the write-ahead queues of site `key` (localStorage fp_q<key>.<tab>)."""
