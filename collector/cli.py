@@ -60,6 +60,14 @@ def _kept_secret(path: Path) -> str:
     return value
 
 
+# What every uvicorn the collector runs under is given (`serve`, its edge workers, the
+# tests' in-thread server).  proxy_headers off: uvicorn would otherwise believe
+# X-Forwarded-For from 127.0.0.1 and rewrite the peer before the app sees it, so a local
+# process could name any client address; `trusted_proxies` is the one setting that decides
+# (collector/enrich/clientip.py).
+UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "proxy_headers": False}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -72,8 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         return _fail(f"bad configuration: {e}")
     logs.setup(settings.log_format)
-    uv = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10,
-          "limit_concurrency": args.limit_concurrency}
+    uv = {**UVICORN_OPTIONS, "timeout_graceful_shutdown": 10, "limit_concurrency": args.limit_concurrency}
     if args.workers <= 1:
         uvicorn.run(build_app(settings), host=args.host, port=args.port, **uv)
         return 0

@@ -147,8 +147,10 @@ def main() -> None:
            "FOOTPATH_GEOIP_ASN_DB": str(geo / "GeoLite2-ASN-Test.mmdb")}
     if args.mode == "edge":
         env.update(FOOTPATH_CONFIG=str(cfg), FOOTPATH_WRITER_URL="http://127.0.0.1:9", FOOTPATH_PUBLIC_PORT=str(port))
+        # the options `serve --workers N` gives its edges (collector.cli.UVICORN_OPTIONS)
         cmd = [py, "-m", "uvicorn", "collector.edge:app_factory", "--factory", "--port", str(port),
-               "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+               "--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--loop", "uvloop",
+               "--http", "httptools"]
     else:
         cmd = [py, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)]
     coll = start(cmd, args.server_core, env, port)

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from collector.app import build_app
+from collector.cli import UVICORN_OPTIONS
 from collector.settings import Settings, load_settings
 from collector.write.store import connect
 
@@ -131,7 +132,7 @@ def start_server(tmp_path: Path, engine_dir: Path, sites: list[dict[str, Any]], 
     settings = load_settings(str(cfg), env={}, overrides=base)
     app = build_app(settings)
     port = free_port()
-    srv = _ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    srv = _ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **UVICORN_OPTIONS))
     th = threading.Thread(target=srv.run, daemon=True)
     th.start()
     deadline = time.time() + 20
