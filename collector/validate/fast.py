@@ -24,7 +24,6 @@ _CONSENT = frozenset({"granted", "denied", "pending"})
 # RFC 3339 with 'T', optional fraction (<= 6 digits) and optional zone: the shape both
 # pydantic and datetime.fromisoformat read to the same instant.
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?")
-_TOP_IDS = ("messageId", "anonymousId", "userId", "previousId", "groupId")
 _PAGE_KEYS = ("url", "path", "referrer", "title", "search")
 _CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
 
@@ -120,27 +119,27 @@ def fast_message(raw: Any) -> Msg | None:  # noqa: C901 - one flat pass is the p
         return None
     m = Msg()
     m.type = t
-    for k in _TOP_IDS:
-        v = _id(g(k))
-        if v is False:
-            return None
-        setattr(m, k, v)
+    # unrolled (no setattr by name): this runs for every message on the wire
+    if ((mid := _id(g("messageId"))) is False or (aid := _id(g("anonymousId"))) is False
+            or (uid := _id(g("userId"))) is False or (pid := _id(g("previousId"))) is False
+            or (gid := _id(g("groupId"))) is False):
+        return None
+    m.messageId, m.anonymousId, m.userId, m.previousId, m.groupId = mid, aid, uid, pid, gid
     ev, name, cat = g("event"), g("name"), g("category")
     if ev is not None and (type(ev) is not str or not 0 < len(ev) <= 255):
         return None
     if not (_text(name, 255) and _text(cat, 255)):
         return None
     m.event, m.name = ev, name
-    for k in ("timestamp", "originalTimestamp", "sentAt"):
-        v = _ts(g(k))
-        if v is False:
-            return None
-        setattr(m, k, v)
-    for k in ("properties", "traits", "integrations"):
-        v = g(k)
-        if v is not None and type(v) is not dict:
-            return None
-    m.properties, m.traits = g("properties"), g("traits")
+    if ((ts := _ts(g("timestamp"))) is False or (ots := _ts(g("originalTimestamp"))) is False
+            or (sent := _ts(g("sentAt"))) is False):
+        return None
+    m.timestamp, m.originalTimestamp, m.sentAt = ts, ots, sent
+    props, traits, integ = g("properties"), g("traits"), g("integrations")
+    if ((props is not None and type(props) is not dict) or (traits is not None and type(traits) is not dict)
+            or (integ is not None and type(integ) is not dict)):
+        return None
+    m.properties, m.traits = props, traits
     ctx = g("context")
     if ctx is not None:
         if type(ctx) is not dict or not _context(ctx, m):

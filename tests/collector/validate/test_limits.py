@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.validate.limits import LimitError, Limits, _walk, check_message, within_limits
+from collector.validate.limits import LimitError, Limits, _no_long_key, _walk, check_message, within_limits
 
 L = Limits(max_message_bytes=1000, max_depth=3, max_keys=10, max_string=50)
 
@@ -63,6 +63,15 @@ def test_everyday_context_is_proved_without_a_walk():
     assert len(orjson.dumps(ctx)) > 258  # the long-key scan is exercised too
     assert within_limits(orjson.dumps(ctx), lim)
     assert not within_limits(orjson.dumps({**ctx, "k" * 257: 1}), lim)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 300), st.sampled_from([255, 256, 257, 258])), max_size=6))
+def test_long_piece_scan_is_the_split_definition(pieces):
+    """The regex scan finds exactly the texts with a piece of 257+ bytes between quotes
+    (at the start, the end or inside), the definition it replaced."""
+    text = b'"'.join(b"a" * n for n in pieces)
+    assert _no_long_key(text) == (max(map(len, text.split(b'"'))) <= 256)
 
 
 def test_key_budget_bound_is_exact_at_the_edge():
