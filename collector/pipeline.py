@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from collector.buffer import layouts
 from collector.buffer.wal import table_record
 from collector.enrich import campaign, clientip, clock, consent
 from collector.enrich.geo import GeoIP
@@ -82,21 +83,13 @@ class Services:
         self.future = timedelta(seconds=self.max_future_seconds)
 
 
-# Every column the steps give a footpath.events row, in the order they give them.  A row
-# starts as a copy of this (one allocation at its final size, where filling an empty dict
-# resized it four times); every key is overwritten by its step, and a test checks that no
-# row leaves the pipeline with a None from here.
-ROW_COLUMNS = (
-    "timestamp", "original_timestamp", "sent_at", "received_at",  # clock
-    "message_id", "site_id", "type", "event", "name", "anonymous_id", "user_id", "group_id",  # fields
-    "previous_id", "session_id", "seq", "page_view_id", "url", "path", "title", "referrer", "locale",
-    "source", "library", "properties", "traits", "context", "user_agent",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id",  # campaign
-    "click_id_type", "referrer_host", "referrer_class",
-    "browser", "browser_version", "os", "os_version", "device_type", "is_bot",  # user agent
-    "country_code", "region", "city", "asn", "as_org", "ip",  # geo
-    "consent_analytics",  # consent
-)
+# Every column the steps give a footpath.events row, in the order of the buffer's current
+# compact layout (collector/buffer/layouts.py).  A row starts as a copy of this template (one
+# allocation at its final size, where filling an empty dict resized it four times); every
+# key is overwritten by its step, none is ever removed, so a row's values are in layout
+# order, and tests/collector/test_pipeline_rows.py checks both.
+ROW_COLUMNS = layouts.LAYOUTS[layouts.CURRENT]
+_N_COLUMNS = len(ROW_COLUMNS)
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
 
 
@@ -392,13 +385,30 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
 
 
 def encode_rows(rows: list[Row]) -> bytes:
-    """JSONEachRow bytes: what the buffer stores and ClickHouse parses."""
+    """JSONEachRow bytes: rows that name their columns."""
     return b"\n".join(map(orjson.dumps, rows))
 
 
+def encode_compact(rows: list[Row]) -> bytes:
+    """JSONCompactEachRow bytes of rows holding exactly ROW_COLUMNS, in that order."""
+    return b"\n".join([orjson.dumps(list(r.values())) for r in rows])
+
+
+_COMPACT_KEY = layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT)
+
+
 def buffer_records(out: Outcome) -> list[bytes]:
-    """The request's buffer records: one per destination table."""
-    recs = [encode_rows(out.rows)] if out.rows else []
+    """The request's buffer records: footpath.events rows in the compact layout, those with
+    columns beyond it (a tracking plan's) as JSONEachRow, then one record per other table."""
+    recs = []
+    if out.rows:
+        rows = out.rows
+        other = [r for r in rows if len(r) != _N_COLUMNS]
+        if other:
+            rows = [r for r in rows if len(r) == _N_COLUMNS]
+            recs.append(encode_rows(other))
+        if rows:
+            recs.append(table_record(_COMPACT_KEY, encode_compact(rows)))
     recs += [table_record(t, encode_rows(rs)) for t, rs in out.other_rows.items() if rs]
     return recs
 

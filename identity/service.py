@@ -21,11 +21,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
+from collector.buffer import layouts
 from collector.ops import metrics
 from collector.write.store import MIGRATIONS_DIR, ClusterRender, Store, render
 from identity import canonical
@@ -63,7 +64,7 @@ class IdentityService:
         self.thresholds = dict(thresholds)  # site id -> shared_device_threshold
         self.writer = writer
         self._known: dict[int, str] = {}
-        self._queue: deque[bytes | None] = deque()
+        self._queue: deque[tuple[str, bytes] | None] = deque()  # (record key, rows)
         self._cond = threading.Condition()
         self._requested = 0
         self._done = 0
@@ -95,17 +96,19 @@ class IdentityService:
 
     # -- hooks -----------------------------------------------------------------------------
     def after_insert(self, batch: Any) -> None:
-        """Writer hook (writer thread): queue the rows, never block."""
+        """Writer hook (writer thread): queue the footpath.events rows, never block."""
         payloads = getattr(batch, "payloads", None)
-        payload = payloads.get("footpath.events", b"") if isinstance(payloads, dict) else getattr(batch, "payload", b"")
-        if not payload:
+        if not isinstance(payloads, dict):
+            return
+        events = [(key, p) for key, p in payloads.items() if p and layouts.split_key(key)[0] == layouts.EVENTS_TABLE]
+        if not events:
             return
         with self._cond:
-            if len(self._queue) >= QUEUE_MAX:
+            if len(self._queue) + len(events) > QUEUE_MAX:
                 self._queue.clear()
                 self._queue.append(None)  # None: "something may have changed", reload
             else:
-                self._queue.append(payload)
+                self._queue.extend(events)
             self._requested += 1
             self._cond.notify_all()
 
@@ -210,22 +213,16 @@ class IdentityService:
             self._refresh(set(), True, True)
         self.update_gauge()
 
-    def _scan(self, payloads: list[bytes | None]) -> tuple[bool, set[str]]:
+    def _scan(self, payloads: list[tuple[str, bytes] | None]) -> tuple[bool, set[str]]:
         """Did these rows bring a new link or an alias?  (sites with aliases)"""
         new_links = False
         alias_sites: set[str] = set()
         known = self._known
-        for payload in payloads:
-            if payload is None:
+        for item in payloads:
+            if item is None:
                 new_links = True
                 continue
-            for line in payload.split(b"\n"):
-                if b'"user_id":""' in line or b'"user_id"' not in line:
-                    continue
-                try:
-                    row = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
+            for row in _rows_with_user(*item):
                 site, user, ts = row.get("site_id", ""), row.get("user_id", ""), row.get("timestamp") or ""
                 if row.get("type") == "alias" and row.get("source") == "server":
                     alias_sites.add(site)
@@ -300,3 +297,33 @@ def ensure_view_columns(client: Any) -> bool:
     client.command(sql)
     log.info("re-created footpath.events_person for the current columns of footpath.events")
     return True
+
+
+def _rows_with_user(key: str, payload: bytes) -> Iterator[dict[str, Any]]:
+    """The rows of a footpath.events record that carry a user id, as dicts; the others are
+    skipped on their bytes, unparsed (most rows are anonymous)."""
+    _, layout = layouts.split_key(key)
+    if layout is None:  # JSONEachRow
+        for line in payload.split(b"\n"):
+            if b'"user_id":""' in line or b'"user_id"' not in line:
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                yield row
+        return
+    cols = layouts.columns(layout)
+    no_user = b'[""' if cols[0] == "user_id" else None  # layouts.py: user_id comes first
+    for line in payload.split(b"\n"):
+        if no_user is not None and line.startswith(no_user):
+            continue
+        try:
+            values = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(values, list) and len(values) == len(cols):
+            row = dict(zip(cols, values, strict=True))
+            if row.get("user_id"):
+                yield row

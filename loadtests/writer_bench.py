@@ -4,7 +4,7 @@ with all of them, in one run (same buffer, same machine load).
 
     .venv/bin/python -m loadtests.writer_bench [--rows 200000] [--profile]
 
-The buffer is filled once (the ingestion pipeline's own records, ~1.3 KB JSONEachRow rows:
+The buffer is filled once (the ingestion pipeline's own records, ~0.6 KB compact rows:
 user agent, URL, properties, context) and copied for each run.  Each run is a fresh process
 (chDB allows one engine path per process) driving collector.write.writer.Writer; it prints
 wall rows/s, the process's CPU time per row (all threads: chDB's included; the machine's
@@ -103,13 +103,17 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
 
     INSERT_SETTINGS, TABLE_SETTINGS = writer.INSERT_SETTINGS, getattr(writer, "TABLE_SETTINGS", {})  # noqa: N806
 
+    from collector.buffer import layouts
+
+    key = layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT)  # what the pipeline buffers
+    buffered_cols = ", ".join(layouts.columns(layouts.CURRENT))
     reader = BufferReader(tmp / "buffer")
-    files, n = [], 0
+    buffered, n = [], 0
     while (b := reader.next_batch(batch_rows)) is not None:
         reader.positions = dict(b.positions)
-        p = tmp / f"batch{len(files)}.json"
-        p.write_bytes(b.payloads["footpath.events"])
-        files.append(p)
+        p = tmp / f"batch{len(buffered)}.compact"
+        p.write_bytes(b.payloads[key])
+        buffered.append(p)
         n += b.rows
     c = st.connect("chdb://" + str(tmp / "ch"))
     st.apply_migrations(c)
@@ -136,14 +140,14 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
     # Native: the same rows as ClickHouse's own columnar format, so no parsing is left
     use(set())
     events_settings = {**INSERT_SETTINGS, **TABLE_SETTINGS.get("footpath.events", {})}  # as the writer
-    for i, p in enumerate(files):
-        c.command(f"INSERT INTO footpath.events FROM INFILE '{p}' FORMAT JSONEachRow",
+    for i, p in enumerate(buffered):
+        c.command(f"INSERT INTO footpath.events ({buffered_cols}) FROM INFILE '{p}' FORMAT JSONCompactEachRow",
                   settings={**events_settings, "insert_deduplication_token": f"native:{i}"})
 
     def export(fmt: str) -> list[Path]:
         """The inserted rows again, batch by batch, as files in another input format."""
         paths = []
-        for i in range(len(files)):
+        for i in range(len(buffered)):
             p = tmp / f"batch{i}.{fmt}"
             c.command(f"INSERT INTO FUNCTION file('{p}', '{fmt}') SELECT * FROM footpath.events "
                       f"ORDER BY message_id LIMIT {batch_rows} OFFSET {i * batch_rows}")
@@ -151,8 +155,13 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
         return paths
 
     native = export("Native")
+    files = export("JSONEachRow")  # the rows as the buffer held them before layouts.py
 
+    compact_fmt = f"JSONCompactEachRow ({buffered_cols})"  # INSERT INTO t (cols) ... FORMAT
     configs: list[tuple[str, str, set[str], str, list[Path], dict]] = [
+        ("buffered JSONCompactEachRow: parse only (Null engine)", "footpath.bench_null", set(), compact_fmt,
+         buffered, {}),
+        ("buffered JSONCompactEachRow: events + all views", "footpath.events", set(views), compact_fmt, buffered, {}),
         ("JSONEachRow: parse only (Null engine)", "footpath.bench_null", set(), "JSONEachRow", files, {}),
         ("JSONEachRow: parse only, 1 thread", "footpath.bench_null", set(), "JSONEachRow", files, {"max_threads": 1}),
         ("JSONEachRow: footpath.events alone", "footpath.events", set(), "JSONEachRow", files, {}),
@@ -176,7 +185,11 @@ def child_profile(tmp: Path, batch_rows: int, reps: int, view_sql: str,
             c0, t0 = _cpu(), time.perf_counter()
             for i, p in enumerate(paths):
                 s = {**events_settings, **extra, "insert_deduplication_token": f"{time.time_ns()}:{rep}:{i}"}
-                c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
+                if fmt.startswith("JSONCompactEachRow ("):  # with its column list
+                    fmt_name, cols = fmt.split(" ", 1)
+                    c.command(f"INSERT INTO {table} {cols} FROM INFILE '{p}' FORMAT {fmt_name}", settings=s)
+                else:
+                    c.command(f"INSERT INTO {table} FROM INFILE '{p}' FORMAT {fmt}", settings=s)
             wall, cpu = time.perf_counter() - t0, _cpu() - c0
             best[label] = min(best[label], (cpu / n * 1e6, wall / n * 1e6))
     base = best["Native: footpath.events alone"]

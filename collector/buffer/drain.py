@@ -36,7 +36,7 @@ log = logging.getLogger("footpath.buffer")
 class Batch:
     token: str
     ranges: list[tuple[str, int, int]]
-    payloads: dict[str, bytes]  # table -> JSONEachRow lines
+    payloads: dict[str, bytes]  # record key (table, or table!layout: layouts.py) -> its rows' lines
     rows: int
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -54,8 +54,8 @@ class _Rec:
 
     start: int  # byte offset of the record's header
     end: int  # byte offset just past it
-    table: str
-    body: memoryview  # JSONEachRow lines, no table header; a view into the read chunk
+    table: str  # the record key: a table, or table!layout (collector/buffer/layouts.py)
+    body: memoryview  # the rows' lines, no header; a view into the read chunk
     rows: int
 
 

@@ -1,5 +1,6 @@
-"""Durable write-ahead buffer.  Every accepted request appends one record (its rows as
-JSONEachRow bytes) to the current segment file before the collector answers 2xx.
+"""Durable write-ahead buffer.  Every accepted request appends its records (its rows as JSON
+lines, per destination table: table_record) to the current segment file before the
+collector answers 2xx.
 
 Layout under <data_dir>/buffer/:
     <series>-<000000000001>.wal   append-only segments; a series is one writing process
@@ -48,7 +49,9 @@ DEFAULT_TABLE = "footpath.events"
 
 
 def table_record(table: str, rows: bytes) -> bytes:
-    """A record's payload: JSONEachRow rows, preceded by '#<table>' unless footpath.events."""
+    """A record's payload: JSONEachRow rows, preceded by '#<table>' unless footpath.events.
+    `table` may carry a compact layout (`footpath.events!1`: JSON arrays in that layout's
+    column order, collector/buffer/layouts.py)."""
     return rows if table == DEFAULT_TABLE else b"#" + table.encode() + b"\n" + rows
 
 

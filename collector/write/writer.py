@@ -5,7 +5,7 @@ duplicate rows.  Storage failures back off and retry the same batch; the buffer 
 accepting meanwhile.
 
 Batch size: each insert takes what is waiting, up to batch_bytes of buffered JSON (64 MiB,
-~50,000 typical rows) or max(flush_rows, batch_rows) rows.  An insert has a fixed cost
+~100,000 typical rows in the compact layout, collector/buffer/layouts.py) or max(flush_rows, batch_rows) rows.  An insert has a fixed cost
 that the rows do not amortise when batches are small: ~15 ms for footpath.events alone and
 ~50 ms with the materialized views (part creation, fsync, one insert pipeline per view),
 i.e. ~10 us per row at 5,000 rows, against ~20 us of CPU per row of actual work (loadtests/
@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from collector.buffer import layouts
 from collector.buffer.drain import Batch, BufferReader
 from collector.ops import metrics
 from collector.write.store import Store
@@ -139,12 +140,16 @@ class Writer:
         t = time.perf_counter()
         # One insert per table, each under its own token: a retry after a partial failure
         # re-inserts everything and ClickHouse drops what already landed.
-        for table, payload in sorted(batch.payloads.items()):
-            # No column list: JSONEachRow names its columns and omitted ones take the
-            # table's defaults, so a migration can add a column without touching this.
-            client.raw_insert(table, None, insert_block=payload, fmt="JSONEachRow",
+        # (A key is a table, or a table and a compact layout: their own inserts and tokens.)
+        for key, payload in sorted(batch.payloads.items()):
+            table, layout = layouts.split_key(key)
+            # JSONEachRow names its columns; a compact layout names them in the insert.  Either
+            # way an omitted column takes the table's default, so a migration can add one
+            # without touching this.
+            cols, fmt = (layouts.columns(layout), "JSONCompactEachRow") if layout else (None, "JSONEachRow")
+            client.raw_insert(table, cols, insert_block=payload, fmt=fmt,
                               settings={**self.insert_settings, **self.table_settings.get(table, {}),
-                                        "insert_deduplication_token": f"{batch.token}:{table}"})
+                                        "insert_deduplication_token": f"{batch.token}:{key}"})
         dt = time.perf_counter() - t
         self.insert_seconds += dt
         metrics.INSERT_LATENCY.observe(dt)

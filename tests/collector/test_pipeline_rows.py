@@ -1,7 +1,8 @@
 """Every row the pipeline gives footpath.events carries every column of ROW_COLUMNS with a
-value of its own: rows start as a copy of a template of Nones (one allocation), so a
-step that skipped a column on some path would leave a None that ClickHouse quietly turns
-into the column default."""
+value of its own, in that order: rows start as a copy of a template of Nones (one
+allocation), so a step that skipped a column on some path would leave a None that
+ClickHouse quietly turns into the column default, and the buffer writes the values in
+the compact layout's order (collector/buffer/layouts.py)."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -53,3 +54,5 @@ def test_every_stored_row_has_every_column_filled(source):
     for row in out.rows:
         assert set(pipeline.ROW_COLUMNS) <= set(row), set(pipeline.ROW_COLUMNS) - set(row)
         assert [k for k, v in row.items() if v is None and k not in NULLABLE] == [], row
+        # the values are in the compact layout's order (buffer_records writes row.values())
+        assert tuple(row) == pipeline.ROW_COLUMNS

@@ -1,7 +1,9 @@
 """The writer's batching and per-table insert settings, against a recording client."""
 
 import threading
+import time
 
+from collector.buffer import layouts
 from collector.buffer.wal import WriteAheadBuffer, table_record
 from collector.write.writer import INSERT_SETTINGS, Writer
 
@@ -9,9 +11,11 @@ from collector.write.writer import INSERT_SETTINGS, Writer
 class RecordingClient:
     def __init__(self):
         self.inserts = []
+        self.columns = []
 
     def raw_insert(self, table, columns, insert_block, fmt, settings):
         self.inserts.append((table, insert_block, fmt, settings))
+        self.columns.append(columns)
 
 
 class FakeStore:
@@ -80,3 +84,39 @@ def test_read_and_insert_time_are_tallied(tmp_path):
     assert done.wait(10)
     w.stop()
     assert w.read_seconds > 0 and w.insert_seconds >= 0 and w.inserted_rows == 5 * 20 + 1  # the quarantine row too
+
+
+def test_compact_records_go_in_with_their_layout_as_the_column_list(tmp_path):
+    key = layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT)
+    wal = WriteAheadBuffer(tmp_path, fsync="off")
+    wal.append_nowait([b'{"message_id":"named"}', table_record(key, b'["u","a"]\n["","b"]')])
+    wal.close()
+    store = FakeStore()
+    w = Writer(store, tmp_path, 100, 10)
+    w.start()
+    assert w.wait_idle(10)
+    w.stop()
+    got = {t + ("!" + fmt if fmt != "JSONEachRow" else ""): (p, c, s["insert_deduplication_token"])
+           for (t, p, fmt, s), c in zip(store.client.inserts, store.client.columns, strict=True)}
+    assert set(got) == {"footpath.events", "footpath.events!JSONCompactEachRow"}
+    assert got["footpath.events"][:2] == (b'{"message_id":"named"}', None)
+    assert got["footpath.events!JSONCompactEachRow"][:2] == (b'["u","a"]\n["","b"]', layouts.columns("1"))
+    assert got["footpath.events"][2] != got["footpath.events!JSONCompactEachRow"][2]  # a token each
+
+
+def test_a_layout_this_version_does_not_know_stops_the_writer_and_keeps_the_rows(tmp_path):
+    wal = WriteAheadBuffer(tmp_path, fsync="off")
+    wal.append_nowait(table_record("footpath.events!99", b'["u"]'))
+    wal.close()
+    store = FakeStore()
+    w = Writer(store, tmp_path, 100, 10)
+    w.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "layout '99' is unknown" not in w.last_error:
+            assert time.monotonic() < deadline, w.last_error
+            time.sleep(0.02)
+        assert not w.healthy and store.client.inserts == []
+        assert w.reader.backlog_bytes() > 0  # still in the buffer for the version that wrote it
+    finally:
+        w.stop(0.1)
