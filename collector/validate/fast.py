@@ -23,9 +23,9 @@ _TYPES = frozenset(MESSAGE_TYPES)
 _CONSENT = frozenset({"granted", "denied", "pending"})
 # RFC 3339 with 'T', optional fraction (<= 6 digits) and optional zone: the shape both
 # pydantic and datetime.fromisoformat read to the same instant.
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?")
+# ASCII digits only ([0-9], not \d): narrower than before, and a quarter cheaper to match.
+_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _PAGE_KEYS = ("url", "path", "referrer", "title", "search")
-_CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
 
 
 class Msg:
@@ -98,6 +98,15 @@ def _text(v: Any, limit: int) -> bool:
     return v is None or (type(v) is str and len(v) <= limit)
 
 
+def _short_texts(d: dict[str, Any], limit: int) -> bool:
+    """Every value None or a string of at most `limit` characters: then so is every known
+    key's (one pass over the values instead of a get and a call per known key)."""
+    for v in d.values():  # noqa: SIM110 - a loop: all() with a generator costs twice as much
+        if v is not None and (type(v) is not str or len(v) > limit):
+            return False
+    return True
+
+
 def _ts(v: Any) -> datetime | None | bool:
     if v is None:
         return None
@@ -165,20 +174,16 @@ def _context(c: dict[str, Any], m: Msg) -> bool:  # noqa: C901
     if page is not None:
         if type(page) is not dict:
             return False
-        for k in _PAGE_KEYS:
-            if not _text(page.get(k), 8192):
-                return False
+        if not _short_texts(page, 8192) and not all(_text(page.get(k), 8192) for k in _PAGE_KEYS):
+            return False
         m.page_url, m.page_path = page.get("url"), page.get("path")
         m.page_referrer, m.page_title = page.get("referrer"), page.get("title")
     camp = g("campaign")
     if camp is not None:
         if type(camp) is not dict:
             return False
-        for k in _CAMPAIGN_KEYS:
-            if not _text(camp.get(k), 8192):
-                return False
-        if any(v is not None and type(v) is not str for v in camp.values()):
-            return False  # nested extras: pydantic's dump decides what None-dropping means
+        if not _short_texts(camp, 8192):
+            return False  # a long one, or nested extras: pydantic's dump decides None-dropping
         m.campaign = {k: v for k, v in camp.items() if v is not None}
     ua, ip, loc = g("userAgent"), g("ip"), g("locale")
     if not (_text(ua, 8192) and _text(ip, 64) and _text(loc, 64)):
