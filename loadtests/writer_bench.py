@@ -1,8 +1,9 @@
 """Writer throughput: rows/s from the write-ahead buffer into the embedded engine, with every
-migration applied, once with the materialized views on footpath.events detached and once
+migration applied, once with the materialized views on footpath.events detached, once with
+only the report view (`report_steps_mv`: what the reports' views add to ingestion) and once
 with all of them, in one run (same buffer, same machine load).
 
-    .venv/bin/python -m loadtests.writer_bench [--rows 200000] [--profile]
+    .venv/bin/python -m loadtests.writer_bench [--rows 200000] [--repeat 3] [--profile]
 
 The buffer is filled once (the ingestion pipeline's own records, ~0.6 KB compact rows:
 user agent, URL, properties, context) and copied for each run.  Each run is a fresh process
@@ -65,15 +66,21 @@ def event_views(client) -> list[str]:
         "AND match(create_table_query, 'FROM footpath\\\\.events\\\\b') ORDER BY name").result_rows]
 
 
-def child_writer(tmp: Path, views: bool, flush_rows: int, batch_bytes: int, settings: dict) -> dict:
+# run kind -> the views on footpath.events left attached (None: all of them)
+KEEP_VIEWS: dict[str, tuple[str, ...] | None] = {"events": (), "views": None, "report": ("report_steps_mv",)}
+
+
+def child_writer(tmp: Path, kind: str, flush_rows: int, batch_bytes: int, settings: dict) -> dict:
     from collector.write.store import Store
     from collector.write.writer import Writer
 
     store = Store("chdb://" + str(tmp / "ch"), {})
     client = store.writer()  # migrates
-    if not views:
+    keep = KEEP_VIEWS[kind]
+    if keep is not None:
         for v in event_views(client):
-            client.command(f"DETACH TABLE footpath.{v}")
+            if v not in keep:
+                client.command(f"DETACH TABLE footpath.{v}")
     try:
         w = Writer(store, tmp / "buffer", flush_rows, 10, batch_bytes=batch_bytes)
         w.insert_settings.update(settings)
@@ -216,6 +223,7 @@ def main() -> None:
     ap.add_argument("--formats", action="store_true",
                     help="--profile: also the parse-only cost of " + ", ".join(OTHER_FORMATS))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=1, help="run the writer runs this many times, interleaved")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -224,8 +232,7 @@ def main() -> None:
         if kind == "profile":
             res = child_profile(Path(tmp), args.profile_rows, args.reps, args.view_sql, args.formats)
         else:
-            res = child_writer(Path(tmp), kind != "events", args.flush_rows, args.batch_mib << 20,
-                               json.loads(args.settings))
+            res = child_writer(Path(tmp), kind, args.flush_rows, args.batch_mib << 20, json.loads(args.settings))
         print("RESULT " + json.dumps(res))
         return
     print(f"load average before: {os.getloadavg()}")
@@ -235,9 +242,10 @@ def main() -> None:
         size = sum(p.stat().st_size for p in src.glob("*.wal"))
         print(f"buffer: {args.rows} rows, {size / args.rows:.0f} bytes per row as stored")
         print(f"{'run':24} {'rows':>8} {'wall s':>7} {'rows/s':>9} {'CPU us/row':>11} {'Python us/row':>14}")
-        runs = [("footpath.events alone", "events", "{}"), ("with all views", "views", "{}")]
+        runs = [("footpath.events alone", "events", "{}"), ("with the report view", "report", "{}"),
+                ("with all views", "views", "{}")]
         runs += [(f"with all views, {v.partition('={')[0]}", "views", "{" + v.partition("={")[2]) for v in args.variant]
-        for label, kind, settings in runs:
+        for label, kind, settings in runs * args.repeat:  # repeats interleaved: load hits every run alike
             run = Path(d) / "run"
             shutil.copytree(src, run / "buffer")
             res = _child(args, f"{kind}:{run}", settings)
