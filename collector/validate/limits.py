@@ -74,16 +74,17 @@ def _locate(value: Any, path: str, depth: int, lim: Limits, budget: list[int]) -
         _locate(v, f"{path}.{k}" if path else k, depth + 1, lim, budget)
 
 
-# 257 bytes without a quote, starting at the text's start or just after a quote: the regex
-# engine scans each piece between quotes once (linear in the text, whatever its shape);
-# 15x faster than splitting the text into those pieces.
-_LONG_PIECE = re.compile(rb'(?:^|")[^"]{257}')
+# A quote, then 257 bytes without one.  Without escaped quotes the text alternates between
+# outside and inside strings at each quote, so every string's text (every key's) is a piece
+# that follows a quote; the piece before the first quote holds no key.  A literal first
+# character lets the regex engine jump from quote to quote: linear in the text, ~5x faster
+# than splitting it into pieces.
+_LONG_PIECE = re.compile(rb'"[^"]{257}')
 
 
 def _no_long_key(dumped: bytes) -> bool:
-    """No key longer than 256 characters: without escaped quotes, the pieces between
-    quotes are exactly the strings' texts (and the separators), and a key's characters
-    take at least as many bytes."""
+    """No key longer than 256 characters: without escaped quotes, the pieces that follow a
+    quote include every string's text, and a key's characters take at least as many bytes."""
     return b'\\"' not in dumped and _LONG_PIECE.search(dumped) is None
 
 
