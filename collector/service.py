@@ -7,8 +7,6 @@ import logging
 import threading
 from pathlib import Path
 
-import orjson
-
 from collector.buffer import layouts
 from collector.buffer.wal import BufferFull, WriteAheadBuffer, list_segments, read_records, split_record
 from collector.enrich.geo import GeoIP
@@ -114,22 +112,13 @@ class Collector:
         n = 0
         for _series, _num, path in list_segments(self.settings.buffer_dir):
             for rec in read_records(path):
-                key, rows = split_record(rec.payload)
-                _, layout = layouts.split_key(key)
                 try:
-                    cols = layouts.columns(layout) if layout else None
+                    rows = list(layouts.row_dicts(*split_record(rec.payload)))
                 except ValueError:
-                    continue  # a newer version's record: the writer reports it
-                for line in rows.split(b"\n"):
-                    try:
-                        row = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        continue
-                    if cols is not None and isinstance(row, list) and len(row) == len(cols):
-                        row = dict(zip(cols, row, strict=True))
-                    if isinstance(row, dict):
-                        self.services.recent.seen_or_add(row.get("site_id", ""), row.get("message_id", ""))
-                        n += 1
+                    continue  # a layout from a newer version: the writer reports it
+                for row in rows:
+                    self.services.recent.seen_or_add(row.get("site_id", ""), row.get("message_id", ""))
+                n += len(rows)
         if n:
             log.info("remembered %d message ids from the buffer", n)
 

@@ -21,10 +21,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import orjson
 
 from collector.buffer import layouts
 from collector.ops import metrics
@@ -222,7 +220,7 @@ class IdentityService:
             if item is None:
                 new_links = True
                 continue
-            for row in _rows_with_user(*item):
+            for row in layouts.row_dicts(*item, with_user_only=True):
                 site, user, ts = row.get("site_id", ""), row.get("user_id", ""), row.get("timestamp") or ""
                 if row.get("type") == "alias" and row.get("source") == "server":
                     alias_sites.add(site)
@@ -297,33 +295,3 @@ def ensure_view_columns(client: Any) -> bool:
     client.command(sql)
     log.info("re-created footpath.events_person for the current columns of footpath.events")
     return True
-
-
-def _rows_with_user(key: str, payload: bytes) -> Iterator[dict[str, Any]]:
-    """The rows of a footpath.events record that carry a user id, as dicts; the others are
-    skipped on their bytes, unparsed (most rows are anonymous)."""
-    _, layout = layouts.split_key(key)
-    if layout is None:  # JSONEachRow
-        for line in payload.split(b"\n"):
-            if b'"user_id":""' in line or b'"user_id"' not in line:
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                yield row
-        return
-    cols = layouts.columns(layout)
-    no_user = b'[""' if cols[0] == "user_id" else None  # layouts.py: user_id comes first
-    for line in payload.split(b"\n"):
-        if no_user is not None and line.startswith(no_user):
-            continue
-        try:
-            values = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(values, list) and len(values) == len(cols):
-            row = dict(zip(cols, values, strict=True))
-            if row.get("user_id"):
-                yield row

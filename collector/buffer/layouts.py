@@ -18,7 +18,14 @@ a row without a user id starts `[""` and is skipped without parsing the line."""
 
 from __future__ import annotations
 
-EVENTS_TABLE = "footpath.events"
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from collector.buffer.wal import DEFAULT_TABLE
+
+EVENTS_TABLE = DEFAULT_TABLE  # the only table with compact layouts
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "1": (
@@ -54,3 +61,26 @@ def columns(layout: str) -> tuple[str, ...]:
         raise ValueError(f"buffer record layout {layout!r} is unknown to this version of footpath "
                          f"(known: {', '.join(sorted(LAYOUTS))}); run the version that wrote it "
                          "until its buffer is drained") from None
+
+
+def row_dicts(key: str, payload: bytes, with_user_only: bool = False) -> Iterator[dict[str, Any]]:
+    """The rows of a record (JSONEachRow or a compact layout) as dicts; lines that do not
+    parse are skipped.  with_user_only: only rows with a user id, the others skipped on
+    their bytes, unparsed (most rows are anonymous; identity's scan)."""
+    _, layout = split_key(key)
+    cols = columns(layout) if layout else None
+    if cols is None:
+        skip = (lambda line: b'"user_id":""' in line or b'"user_id"' not in line) if with_user_only else None
+    else:
+        skip = (lambda line: line.startswith(b'[""')) if with_user_only and cols[0] == "user_id" else None
+    for line in payload.split(b"\n"):
+        if skip is not None and skip(line):
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if cols is not None and isinstance(row, list) and len(row) == len(cols):
+            row = dict(zip(cols, row, strict=True))
+        if isinstance(row, dict) and (not with_user_only or row.get("user_id")):
+            yield row

@@ -4,8 +4,9 @@ token derived from the exact buffer ranges it carries, so a replay after a crash
 duplicate rows.  Storage failures back off and retry the same batch; the buffer keeps
 accepting meanwhile.
 
-Batch size: each insert takes what is waiting, up to batch_bytes of buffered JSON (64 MiB,
-~100,000 typical rows in the compact layout, collector/buffer/layouts.py) or max(flush_rows, batch_rows) rows.  An insert has a fixed cost
+Batch size: each insert takes what is waiting, up to batch_bytes of buffered rows (64 MiB,
+~90,000 typical rows in the compact layout, collector/buffer/layouts.py) or
+max(flush_rows, batch_rows) rows.  An insert has a fixed cost
 that the rows do not amortise when batches are small: ~15 ms for footpath.events alone and
 ~50 ms with the materialized views (part creation, fsync, one insert pipeline per view),
 i.e. ~10 us per row at 5,000 rows, against ~20 us of CPU per row of actual work (loadtests/
