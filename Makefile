@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TAG := sdk_js/dist/t.js
 
-.PHONY: run test lint venv tag clean bench
+.PHONY: run test lint venv tag clean bench build pure
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,22 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The ingestion hot path compiled with Cython (collector/_compiled.py lists the modules).
+# Rebuilt whenever any collector source changes (cythonize and build_ext only redo what
+# is out of date); importing collector refuses compiled modules older than their source.
+COMPILED := $(VENV)/.compiled
+$(COMPILED): $(STAMP) setup.py $(shell find collector -name '*.py')
+	$(BIN)/python setup.py -q build_ext --inplace -j 2
+	touch $@
+
+build: $(COMPILED)
+
+# Plain Python again (e.g. to profile with py-spy, which cannot see compiled frames).
+pure:
+	find collector -name '*.so' -delete
+	find collector -name '*.c' -delete
+	rm -f collector/_compiled.json $(COMPILED)
 
 sdk_js/node_modules/.installed: sdk_js/package.json
 	cd sdk_js && npm install --no-audit --no-fund --loglevel=error
@@ -25,15 +41,16 @@ tag: sdk_js/node_modules/.installed
 
 # Demo GeoIP: MaxMind's test databases beside the checkout, unless real ones are configured.
 GEOIP_DIR ?= ../shared/geoip
-run: venv tag
+run: build tag
 	@if [ -z "$$FOOTPATH_GEOIP_CITY_DB" ] && [ -f $(GEOIP_DIR)/GeoLite2-City-Test.mmdb ]; then \
 	  export FOOTPATH_GEOIP_CITY_DB=$(GEOIP_DIR)/GeoLite2-City-Test.mmdb FOOTPATH_GEOIP_ASN_DB=$(GEOIP_DIR)/GeoLite2-ASN-Test.mmdb; fi; \
 	exec $(BIN)/footpath serve
 
-test: venv tag
+test: build tag
 	$(BIN)/ruff check .
 	cd sdk_js && npm test --silent
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist data
+	rm -rf $(VENV) sdk_js/node_modules sdk_js/dist data build
+	$(MAKE) -s pure

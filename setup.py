@@ -1,0 +1,37 @@
+"""Compiles the ingestion hot path (collector/_compiled.py: MODULES) with Cython.
+
+Everything else about the package is in pyproject.toml.  `make build` runs
+`python setup.py build_ext --inplace`; `pip install .` builds the same extensions into the
+wheel.  Each build records the SHA-256 of every source it compiled (collector/_compiled.json)
+so that an edited source is never shadowed by an older compiled module (_compiled.check).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+spec = runpy.run_path(str(ROOT / "collector" / "_compiled.py"))  # not imported: no package yet
+
+# Pure-Python semantics: annotations are documentation, not C types (binding keeps
+# signatures and introspection as for plain functions).
+DIRECTIVES = {"language_level": 3, "binding": True, "annotation_typing": False}
+
+
+class BuildExt(build_ext):
+    def run(self) -> None:
+        super().run()
+        hashes = {m: spec["digest"](spec["source_path"](m, ROOT / "collector")) for m in spec["MODULES"]}
+        base = ROOT if self.inplace else Path(self.build_lib)
+        (base / "collector" / spec["HASHES"]).write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n")
+
+
+extensions = [Extension(m, [str(spec["source_path"](m, Path("collector")))]) for m in spec["MODULES"]]
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True),
+      cmdclass={"build_ext": BuildExt})
