@@ -64,3 +64,14 @@ def test_the_hot_path_is_compiled_all_or_not_at_all() -> None:
     compiled = {m for m, f in files.items() if f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))}
     assert compiled in (set(), set(_compiled.MODULES)), files
     assert _compiled.stale() == []
+
+
+def test_a_leftover_compiled_module_that_is_no_longer_listed_is_refused(tmp_path: Path) -> None:
+    """A build from before a module left MODULES would otherwise shadow its source forever."""
+    pkg = _package(tmp_path)
+    (pkg / "receive").mkdir()
+    (pkg / "receive" / "ingest.py").write_text("X = 1\n")
+    (pkg / "receive" / f"ingest{SUFFIX}").write_bytes(b"\x7fELF")
+    assert _compiled.stale(pkg) == ["collector.receive.ingest"]
+    with pytest.raises(ImportError, match=r"collector\.receive\.ingest"):
+        _compiled.check(pkg)
