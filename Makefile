@@ -18,7 +18,8 @@ venv: $(STAMP)
 
 # The ingestion hot path compiled with Cython (collector/_compiled.py lists the modules).
 # Rebuilt whenever any collector source changes (cythonize and build_ext only redo what
-# is out of date); importing collector refuses compiled modules older than their source.
+# is out of date); importing collector refuses a compiled module not built from its
+# current source.
 COMPILED := $(VENV)/.compiled
 $(COMPILED): $(STAMP) setup.py $(shell find collector -name '*.py')
 	$(BIN)/python setup.py -q build_ext --inplace -j 2

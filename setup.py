@@ -17,7 +17,6 @@ import os
 import runpy
 from pathlib import Path
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -45,6 +44,8 @@ class BuildExt(build_ext):
 if os.environ.get("FOOTPATH_PURE_PYTHON", "") not in ("", "0"):
     setup()
 else:
+    from Cython.Build import cythonize
+
     extensions = [Extension(m, [str(spec["source_path"](m, Path("collector")))]) for m in spec["MODULES"]]
     setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True),
           cmdclass={"build_ext": BuildExt})
