@@ -31,10 +31,8 @@ DIRECTIVES = {"language_level": 3, "binding": True, "annotation_typing": False}
 class BuildExt(build_ext):
     def run(self) -> None:
         if self.inplace:  # compiled modules no longer listed would shadow their sources
-            listed = {spec["source_path"](m, ROOT / "collector") for m in spec["MODULES"]}
-            for path in (ROOT / "collector").rglob("*.so"):
-                if path.with_name(path.name.split(".")[0] + ".py") not in listed:
-                    path.unlink()
+            for path in spec["unlisted"](ROOT / "collector"):
+                path.unlink()
         super().run()
         hashes = {m: spec["digest"](spec["source_path"](m, ROOT / "collector")) for m in spec["MODULES"]}
         base = ROOT if self.inplace else Path(self.build_lib)

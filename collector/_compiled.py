@@ -51,11 +51,17 @@ def source_path(module: str, package_dir: Path = PACKAGE_DIR) -> Path:
     return package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
-def compiled_paths(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """The extension files Python would import for `module` instead of its source."""
-    src = source_path(module, package_dir)
-    return [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
-            if (p := src.with_name(src.stem + suffix)).exists()]
+def extension_files(package_dir: Path = PACKAGE_DIR) -> dict[Path, Path]:
+    """Every compiled module in the package: the extension file, keyed by the source it
+    stands in for (Python imports the extension instead of that source)."""
+    return {p.with_name(p.name.split(".")[0] + ".py"): p
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in package_dir.rglob("*" + suffix)}
+
+
+def unlisted(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """Extension files of modules not in MODULES (a build from before the list changed)."""
+    listed = {source_path(m, package_dir) for m in MODULES}
+    return [ext for src, ext in extension_files(package_dir).items() if src not in listed]
 
 
 def digest(path: Path) -> str:
@@ -64,22 +70,20 @@ def digest(path: Path) -> str:
 
 def stale(package_dir: Path = PACKAGE_DIR) -> list[str]:
     """Modules whose compiled file does not come from their current source, and compiled
-    files of modules no longer listed (a build from before the list changed)."""
+    modules no longer listed."""
     try:
         built = json.loads((package_dir / HASHES).read_text())
     except (FileNotFoundError, ValueError):
         built = {}
-    listed = {source_path(m, package_dir) for m in MODULES}
-    files = {p for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in package_dir.rglob("*" + suffix)}
-    out = sorted({".".join((package_dir.name, *p.relative_to(package_dir).parent.parts, p.name.split(".")[0]))
-                  for p in files if p.with_name(p.name.split(".")[0] + ".py") not in listed})
-    for module in MODULES:
-        if not compiled_paths(module, package_dir):
-            continue  # plain Python
-        src = source_path(module, package_dir)
-        if not src.exists() or built.get(module) != digest(src):
+    by_source = {source_path(m, package_dir): m for m in MODULES}
+    out = []
+    for src in extension_files(package_dir):
+        module = by_source.get(src)
+        if module is None:
+            out.append(".".join((package_dir.name, *src.relative_to(package_dir).with_suffix("").parts)))
+        elif not src.exists() or built.get(module) != digest(src):
             out.append(module)
-    return out
+    return sorted(out)
 
 
 def check(package_dir: Path = PACKAGE_DIR) -> None:
