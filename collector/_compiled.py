@@ -28,12 +28,14 @@ HASHES = "_compiled.json"
 # dotted module names; each compiles from its own .py (no other module of the package is
 # compiled: pydantic models, Starlette routing, the storage side stay plain Python).
 # Not collector.receive.ingest: its coroutines, compiled, cost ~2 us more per request
-# than CPython's own (measured, BENCHMARKS.md), and it does no per-message work.
+# than CPython's own (measured, BENCHMARKS.md); the synchronous rest of a request is
+# collector.receive.handle.
 MODULES: tuple[str, ...] = (
     "collector.pipeline",
     "collector.validate.fast",
     "collector.validate.limits",
     "collector.validate.dedup",
+    "collector.receive.handle",
     "collector.receive.body",
     "collector.receive.auth",
     "collector.receive.ratelimit",

@@ -44,27 +44,32 @@ class Drop:
     reason: str  # duplicate | consent_denied | consent_pending
 
 
-@dataclass(slots=True)
 class RequestContext:
-    """Everything a step may know about the request a message came in."""
+    """Everything a step may know about the request a message came in.
 
-    site: Site
-    source: Source
-    received_at: datetime
-    peer_ip: str  # after trusted-proxy resolution
-    header_ua: str
-    gpc: bool
-    batch_sent_at: datetime | None
-    body_small: bool
-    strict_strings: bool = False  # body needed the fallback parser: check for lone surrogates
-    received_at_text: str = ""  # formatted once per request, not per message
-    sent_at_text: str | None = None
-    ts_bounds: tuple[datetime, datetime] | None = None
-    added_ids: list[str] = field(default_factory=list)  # message ids step_dedup registered
+    A plain slotted class, not a dataclass: one is made per request, and this __init__ is
+    compiled with the module where a dataclass's is generated Python code."""
 
-    def __post_init__(self) -> None:
-        self.received_at_text = _fmt(self.received_at) or ""
-        self.sent_at_text = _fmt(self.batch_sent_at)
+    __slots__ = ("site", "source", "received_at", "peer_ip", "header_ua", "gpc", "batch_sent_at", "body_small",
+                 "strict_strings", "received_at_text", "sent_at_text", "ts_bounds", "added_ids")
+
+    def __init__(self, site: Site, source: Source, received_at: datetime, peer_ip: str, header_ua: str, gpc: bool,
+                 batch_sent_at: datetime | None, body_small: bool, strict_strings: bool = False,
+                 received_at_text: str | None = None):
+        self.site = site
+        self.source = source
+        self.received_at = received_at
+        self.peer_ip = peer_ip  # after trusted-proxy resolution
+        self.header_ua = header_ua
+        self.gpc = gpc
+        self.batch_sent_at = batch_sent_at
+        self.body_small = body_small
+        self.strict_strings = strict_strings  # body needed the fallback parser: check for lone surrogates
+        # formatted once per request, not per message (received_now() hands it over ready)
+        self.received_at_text: str = received_at_text if received_at_text is not None else _fmt(received_at) or ""
+        self.sent_at_text: str | None = _fmt(batch_sent_at)
+        self.ts_bounds: tuple[datetime, datetime] | None = None
+        self.added_ids: list[str] = []  # message ids step_dedup registered
 
 
 @dataclass
@@ -328,15 +333,20 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-@dataclass(slots=True)
 class Outcome:
-    rows: list[Row]  # for footpath.events
-    other_rows: dict[str, list[Row]]  # table -> rows diverted elsewhere by a step
-    accepted: int
-    rejected: list[JSON]
-    dropped: dict[str, int]
-    step_seconds: dict[str, float]  # per step, when the run was timed (else empty)
-    added_ids: list[str]  # message_ids registered in the dedup cache by this request
+    """What one request's messages came to (plain slotted class, as RequestContext)."""
+
+    __slots__ = ("rows", "other_rows", "accepted", "rejected", "dropped", "step_seconds", "added_ids")
+
+    def __init__(self, rows: list[Row], other_rows: dict[str, list[Row]], accepted: int, rejected: list[JSON],
+                 dropped: dict[str, int], step_seconds: dict[str, float], added_ids: list[str]):
+        self.rows = rows  # for footpath.events
+        self.other_rows = other_rows  # table -> rows diverted elsewhere by a step
+        self.accepted = accepted
+        self.rejected = rejected
+        self.dropped = dropped
+        self.step_seconds = step_seconds  # per step, when the run was timed (else empty)
+        self.added_ids = added_ids  # message_ids registered in the dedup cache by this request
 
 
 _NAMES = tuple(n for n, _ in STEPS)
@@ -452,3 +462,20 @@ def uuid7() -> str:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_received: tuple[int, datetime, str] = (-1, _EPOCH, "")  # the last millisecond seen, as datetime and text
+
+
+def received_now() -> tuple[datetime, str]:
+    """A request's receive time and its text, truncated to the millisecond the row stores
+    (so clock correction computes with the received_at it stores); made once per
+    millisecond, which a busy edge shares between several requests."""
+    global _received
+    ms = time.time_ns() // 1_000_000
+    last = _received
+    if ms != last[0]:
+        at = _EPOCH + timedelta(milliseconds=ms)
+        last = _received = (ms, at, _fmt(at) or "")
+    return last[1], last[2]

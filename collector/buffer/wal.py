@@ -210,7 +210,12 @@ class WriteAheadBuffer:
     def append_nowait(self, payload: bytes | list[bytes]) -> int:
         """Write one record, or several in one write (no fsync); returns the sequence
         number of the write.  Thread-safe."""
-        rec = frame(payload) if isinstance(payload, bytes) else b"".join(frame(p) for p in payload)
+        if isinstance(payload, bytes):
+            rec = frame(payload)
+        elif len(payload) == 1:  # one request's rows: the common case, no join
+            rec = frame(payload[0])
+        else:
+            rec = b"".join([frame(p) for p in payload])
         with self._lock:
             if self._size and self._size + len(rec) > self.segment_bytes:
                 self._seal_locked()
@@ -261,12 +266,13 @@ class WriteAheadBuffer:
         Concurrent callers share one fsync (group commit) run off the event loop."""
         seq = self.append_nowait(payload)
         if self.policy == "always":
-            await self._group_sync(seq)
+            await self.wait_synced(seq)
         # "interval": the background syncer thread covers it within fsync_ms.
 
-    async def _group_sync(self, seq: int) -> None:
-        # One fsync runs at a time; everyone whose record it covers returns when it ends,
-        # the others start (or join) the next one.
+    async def wait_synced(self, seq: int) -> None:
+        """Return once the write numbered `seq` (append_nowait's result) is fsynced.
+        One fsync runs at a time; everyone whose record it covers returns when it ends,
+        the others start (or join) the next one."""
         while self._synced < seq:
             task = self._sync_task
             if task is None or task.done():

@@ -21,7 +21,7 @@ class AuthError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     site: Site
     source: Source
@@ -34,7 +34,7 @@ class KeyRing:
         self.any_origins = frozenset(o for s in sites for o in s.origins)
         # Only keys that matched are remembered (bounded by the number of sites' keys), so
         # a lookup reveals nothing the answer (401 or not) does not already tell.
-        self._known: dict[str, tuple[Site, Source]] = {}
+        self._known: dict[str, Principal] = {}
 
     def _match_write_key(self, key: str) -> Site | None:
         found = None
@@ -44,16 +44,19 @@ class KeyRing:
                 found = s
         return found
 
-    def identify(self, key: str | None) -> tuple[Site, Source] | None:
+    def identify(self, key: str | None) -> Principal | None:
         if not key:
             return None
         known = self._known.get(key)  # keys that matched before: no per-site compare per request
         if known is not None:
-            return known
+            return known  # the same immutable Principal every time: none is built per request
         found = self._identify(key)
-        if found is not None and len(self._known) < 4096:
-            self._known[key] = found
-        return found
+        if found is None:
+            return None
+        principal = Principal(*found)
+        if len(self._known) < 4096:
+            self._known[key] = principal
+        return principal
 
     def _identify(self, key: str) -> tuple[Site, Source] | None:
         site = self._match_write_key(key)
@@ -99,14 +102,14 @@ def authenticate(ring: KeyRing, authorization: str | None, body_key: str | None,
     key = basic_user(authorization) or body_key or query_key
     if not key:
         raise AuthError(401, "no key: send the write key as HTTP Basic user, or writeKey in the body")
-    found = ring.identify(key)
-    if found is None:
+    principal = ring.identify(key)
+    if principal is None:
         raise AuthError(401, "unknown key")
-    site, source = found
-    if source == "browser":
+    site = principal.site
+    if principal.source == "browser":
         req_origin = request_origin(origin, referer)
         if req_origin is None:
             raise AuthError(403, "browser key used without an Origin header")
         if req_origin not in site.origins:
             raise AuthError(403, f"origin {req_origin} is not allowed for this site")
-    return Principal(site, source)
+    return principal

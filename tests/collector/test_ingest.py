@@ -316,3 +316,25 @@ def test_an_unexpected_error_is_answered_500_with_retry_after(server, monkeypatc
     assert r.json() == {"error": "internal error, retry later"}
     assert r.headers["retry-after"] == "5"
     assert "ingestion request failed" in caplog.text
+
+
+def _failing_disk(*a, **kw):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("fsync", ["off", "always"])
+def test_a_failing_buffer_write_is_answered_503_and_the_ids_can_be_sent_again(server_factory, monkeypatch, fsync):
+    server = server_factory(fsync=fsync)
+    wal = server.collector.wal
+    msg = {"type": "track", "event": "E", "anonymousId": "x", "messageId": f"m-{fsync}"}
+    # under fsync = always the write lands and the fsync fails; otherwise the write fails
+    monkeypatch.setattr(wal, "sync" if fsync == "always" else "append_nowait", _failing_disk)
+    r = server.post("/v1/batch", {"batch": [msg]}, key=server.site.write_key)
+    assert r.status_code == 503
+    assert r.json() == {"error": "buffer unavailable, retry later"}
+    assert r.headers["retry-after"] == "5"
+    monkeypatch.undo()
+    # the message id was forgotten: the client's retry is accepted, not dropped as a duplicate
+    r = server.post("/v1/batch", {"batch": [msg]}, key=server.site.write_key)
+    assert r.status_code == 200
+    assert r.json() == {"accepted": 1, "rejected": []}
