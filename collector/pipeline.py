@@ -460,10 +460,6 @@ def uuid7() -> str:
                                   rnd & 0xFFFFFFFFFFFF)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _received: tuple[int, datetime, str] = (-1, _EPOCH, "")  # the last millisecond seen, as datetime and text
 
