@@ -164,6 +164,27 @@ def test_clock_skew_is_corrected_from_sent_at(server):
     assert datetime.fromisoformat(original) == datetime.fromisoformat(iso(event_time))
 
 
+def test_clock_correction_computes_with_the_stored_received_at(server):
+    # sentAt - timestamp = 30.0004 s: a sub-millisecond skew.  The stored timestamp must be
+    # the stored received_at minus that skew, cut to the millisecond, for every request;
+    # a correction computed from an unstored microsecond clock is off by 1 ms for some.
+    skew = timedelta(seconds=30, microseconds=400)
+    for i in range(12):
+        client_clock = datetime.now(UTC) + timedelta(hours=1)
+        r = server.post("/v1/batch", {"sentAt": client_clock.isoformat(), "batch": [
+            {"type": "track", "event": "skewed", "anonymousId": f"a{i}", "messageId": f"skew-{i}",
+             "timestamp": (client_clock - skew).isoformat()}]}, key=server.site.write_key)
+        assert r.json()["accepted"] == 1
+    server.flush()
+    rows = server.sql("SELECT timestamp, received_at FROM footpath.events WHERE site_id = {s:String}",
+                      {"s": server.site.id})
+    assert len(rows) == 12
+    for ts, received in rows:
+        ts, received = datetime.fromisoformat(ts), datetime.fromisoformat(received)
+        corrected = received - skew
+        assert ts == corrected.replace(microsecond=corrected.microsecond // 1000 * 1000), (ts, received)
+
+
 def test_absurd_timestamps_are_rejected(server):
     now = datetime.now(UTC)
     batch = [{"type": "track", "event": "future", "anonymousId": "a", "timestamp": iso(now + timedelta(days=30))},
