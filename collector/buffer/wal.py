@@ -210,12 +210,8 @@ class WriteAheadBuffer:
     def append_nowait(self, payload: bytes | list[bytes]) -> int:
         """Write one record, or several in one write (no fsync); returns the sequence
         number of the write.  Thread-safe."""
-        if isinstance(payload, bytes):
-            rec = frame(payload)
-        elif len(payload) == 1:  # one request's rows: the common case, no join
-            rec = frame(payload[0])
-        else:
-            rec = b"".join([frame(p) for p in payload])
+        # a list, not a generator, for join (which hands back a lone record without a copy)
+        rec = frame(payload) if isinstance(payload, bytes) else b"".join([frame(p) for p in payload])
         with self._lock:
             if self._size and self._size + len(rec) > self.segment_bytes:
                 self._seal_locked()
