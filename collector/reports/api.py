@@ -39,8 +39,9 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
     variants = ["mv", "raw"] if spec.source == "auto" else [spec.source]
     note = None
     for variant in variants:
+        streamed = variant == "mv" and hasattr(module, "stream")
         try:
-            sql, params = module.build(spec, variant, client)
+            sql, params = module.stream(spec, client) if streamed else module.build(spec, variant, client)
         except SourceError as e:
             if spec.source == "mv":
                 raise ReportError(400, f"the materialized views cannot answer this report: {e}",
@@ -49,7 +50,11 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
             continue
         started = time.perf_counter()
         try:
-            result = client.query(sql, parameters=params)
+            if streamed:  # the views' sorted rows, walked block by block in compiled code
+                with client.query_column_block_stream(sql, parameters=params) as blocks:
+                    rows = module.reduce(spec, blocks)
+            else:
+                rows = client.query(sql, parameters=params).result_rows
         except ClickHouseError as e:
             store.reset_reader()
             msg = str(e).split("Stack trace")[0].strip()[:1000]
@@ -59,7 +64,7 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
                 raise ReportError(503, "report query ran out of memory (sql_max_memory)") from None
             log.error("report query failed: %s", msg)
             raise ReportError(500, f"report query failed: {msg}") from None
-        out = module.shape(spec, result)
+        out = module.shape(spec, rows)
         out["source"] = variant
         out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if note:

@@ -161,7 +161,7 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     return sql, p.values
 
 
-def shape(spec: PathsSpec, result: Any) -> dict[str, Any]:
+def shape(spec: PathsSpec, rows: list[Any]) -> dict[str, Any]:
     sign = -1 if spec.backward else 1
     nodes: dict[str, dict[str, Any]] = {}
     links = []
@@ -173,7 +173,7 @@ def shape(spec: PathsSpec, result: Any) -> dict[str, Any]:
             nodes[nid] = {"id": nid, "depth": sign * depth, "label": lab, "count": 0}
         return nid
 
-    for depth, src, dst, value in result.result_rows:
+    for depth, src, dst, value in rows:
         target = node(depth, dst)
         nodes[target]["count"] += int(value)
         if depth > 0:

@@ -125,6 +125,14 @@ def ties_case(site: str, t0: int) -> list[Ev]:
     return s1.events + s2.events + s3.events
 
 
+def tied_steps_case(site: str, t0: int) -> list[Ev]:
+    s = Session(site, "t4", t0, session_id="")  # no sequence numbers
+    s.page("/product/1", 0)  # matches steps 1 and 2 of test_a_step_1_event_sharing_...
+    s.track("Product Added", 0)  # the same millisecond, step 2 only: sorts first (lower mask)
+    s.track("Zoomed", 60_000)  # step 2, a minute later
+    return s.events
+
+
 def persons_case(site: str, t0: int) -> list[Ev]:
     phone = Session(site, "sarah-phone", t0)
     phone.page("/product/1", 0)
@@ -165,7 +173,7 @@ def busy_other_site(site: str, t0: int, rng: random.Random) -> list[Ev]:
     return journeys.random_shoppers(site, rng, t0, 60)
 
 
-DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "persons", "segment", "erase")
+DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "tied_steps", "persons", "segment", "erase")
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +191,7 @@ def reports_env(tmp_path_factory: pytest.TempPathFactory, engine_dir: Path, ch: 
         "strict": strict_case(sites["strict"], base + HOUR),
         "repeat": repeat_case(sites["repeat"], base + HOUR),
         "ties": ties_case(sites["ties"], base + HOUR),
+        "tied_steps": tied_steps_case(sites["tied_steps"], base + HOUR),
         "persons": persons_case(sites["persons"], base + HOUR),
         "segment": segment_case(sites["segment"], base),
         "erase": persons_case(sites["erase"], base + HOUR),

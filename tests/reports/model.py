@@ -184,7 +184,8 @@ def fallout(events: list[Ev], req: dict[str, Any]) -> dict[str, Any]:
     strict = req.get("mode", "eventual") == "strict"
     per_value: dict[str, list[tuple[int, list[int]]]] = defaultdict(list)
     for evs in grouped(events, req, ident).values():
-        evs = sorted(evs, key=Ev.order)
+        # equal times: by sequence number, then by the steps matched (the lower first)
+        evs = sorted(evs, key=lambda e: (*e.order()[:2], sum(1 << i for i, s in enumerate(steps) if matches(e, s))))
         if strict:
             seq = [e for e in evs if not e.internal or any(matches(e, s) for s in steps)]
         else:
@@ -193,7 +194,10 @@ def fallout(events: list[Ev], req: dict[str, Any]) -> dict[str, Any]:
         if not found:
             continue
         level = max(len(c) for c in found)
-        best = min((c for c in found if len(c) == level), key=lambda c: (c[-1], -c[0], c[1:-1]))
+        # the last step first, then the latest start time (of equal times, the first event), then
+        # the earliest steps
+        best = min((c for c in found if len(c) == level),
+                   key=lambda c: (c[-1], tuple(-x for x in seq[c[0]].order()[:2]), c))
         value = ""
         if req.get("breakdown"):
             first = next(e for e in seq if matches(e, steps[0]))

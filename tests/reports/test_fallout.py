@@ -70,6 +70,19 @@ def test_same_millisecond_ordered_by_sequence_number(reports_env: Env) -> None:
     assert doc["steps"][0]["median_seconds_to_next"] == 0.0
 
 
+def test_a_step_1_event_sharing_its_millisecond_with_another_step_starts_the_chain(reports_env: Env) -> None:
+    # at one millisecond a product page (steps 1 and 2) and Product Added on it (step 2 only,
+    # ordered first), a minute later Zoomed (step 2).  The chain starts at the page, so its
+    # next step is Zoomed: 60 s (starting the chain at the first event of that millisecond
+    # made it the page itself, 0 s).
+    body = {"steps": [PRODUCT, {"path": "/product/*"}], "container": "session"}
+    doc = both(reports_env, "tied_steps", body)
+    assert entered(doc) == [1, 1]
+    assert doc["steps"][0]["median_seconds_to_next"] == 60.0
+    assert strip(doc["steps"]) == model.fallout(reports_env.events["tied_steps"],
+                                                reports_env.model_request("tied_steps", body))["steps"]
+
+
 def test_person_versus_session(reports_env: Env) -> None:
     steps = [PRODUCT, ADDED, ORDER]
     person = both(reports_env, "persons", {"steps": steps, "container": "person"})
