@@ -41,7 +41,7 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
     for variant in variants:
         streamed = variant == "mv" and hasattr(module, "stream")
         try:
-            sql, params = module.stream(spec, client) if streamed else module.build(spec, variant, client)
+            sql, params, *state = module.stream(spec, client) if streamed else module.build(spec, variant, client)
         except SourceError as e:
             if spec.source == "mv":
                 raise ReportError(400, f"the materialized views cannot answer this report: {e}",
@@ -52,7 +52,7 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
         try:
             if streamed:  # the views' sorted rows, walked block by block in compiled code
                 with client.query_column_block_stream(sql, parameters=params) as blocks:
-                    rows = module.reduce(spec, blocks)
+                    rows = module.reduce(spec, blocks, *state)
             else:
                 rows = client.query(sql, parameters=params).result_rows
         except ClickHouseError as e:

@@ -42,6 +42,7 @@ from collector.reports.sources import (
     window_packed,
 )
 from collector.reports.spec import FalloutSpec
+from collector.reports.stream import ties_ordered, walk_blocks
 
 OTHER = "(other)"
 NONE = "(none)"
@@ -192,13 +193,7 @@ class _Walk:
         self.values: list[str] = []
 
     def __call__(self, cols: list[Any], final: bool) -> int:
-        """Walks the containers in cols; returns the first row not walked (a container
-        that may go on in the next block, unless final)."""
-        keys, ts = cols[0], cols[1]
-        tied = (keys[1:] == keys[:-1]) & (ts[1:] == ts[:-1])
-        if tied.any():  # the engine sorts by (container, time); equal times go by mask, as in the SQL
-            order = np.lexsort((cols[2], ts, keys))
-            cols = [c[order] if isinstance(c, np.ndarray) else [c[i] for i in order] for c in cols]
+        cols = ties_ordered(cols, (2,))  # equal times go by mask, as the SQL's array sort does
         lvl, tm, first, s, f = funnel.outputs(len(cols[0]), self.n)
         used, count = funnel.walk(cols[0], cols[1], cols[2], self.n, self.window, self.strict, final,
                                   lvl, tm, first, s, f)
@@ -209,33 +204,11 @@ class _Walk:
         return int(used)
 
 
-def _join(a: list[Any], b: list[Any]) -> list[Any]:
-    return [np.concatenate((x, y)) if isinstance(x, np.ndarray) else x + y for x, y in zip(a, b, strict=True)]
-
-
 def reduce(spec: FalloutSpec, blocks: Iterable[Sequence[Any]]) -> list[list[Any]]:
     """The rows build()'s SQL returns, from stream()'s blocks: funnel.walk per container,
-    then counts and medians per breakdown value in numpy.  A container cut by a block
-    boundary is carried: only its own rows are copied, up to its last one in the next block
-    (the rows are sorted by container key, so searchsorted finds it)."""
+    then counts and medians per breakdown value in numpy."""
     walk = _Walk(spec)
-    carry: list[Any] | None = None
-    for block in blocks:
-        cols = [np.frombuffer(block[0], dtype=np.uint64), np.frombuffer(block[1], dtype=np.uint64),
-                np.frombuffer(block[2], dtype=np.uint16), *([list(block[3])] if spec.breakdown else [])]
-        if not len(cols[0]):
-            continue
-        if carry is not None:
-            j = int(np.searchsorted(cols[0], carry[0][0], side="right"))
-            if j == len(cols[0]):  # the carried container fills this block too
-                carry = _join(carry, cols)
-                continue
-            walk(_join(carry, [c[:j] for c in cols]), True)
-            cols = [c[j:] for c in cols]
-        used = walk(cols, False)
-        carry = [c[used:] for c in cols] if used < len(cols[0]) else None
-    if carry is not None:
-        walk(carry, True)
+    walk_blocks(blocks, (np.uint64, np.uint64, np.uint16, *([None] if spec.breakdown else [])), walk)
     return _aggregate(spec, walk)
 
 

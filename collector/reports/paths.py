@@ -15,8 +15,12 @@ the distinct cut sequences with their counts, then one grouping stage per depth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from collector.reports import pathwalk
 from collector.reports.sources import (
     KIND,
     Params,
@@ -27,31 +31,78 @@ from collector.reports.sources import (
     step_condition,
 )
 from collector.reports.spec import PathsSpec
+from collector.reports.stream import ties_ordered, walk_blocks
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
 ANCHOR_BIT = 4  # flags bit 4 (16): the step matches start/end
 END_RANK, OTHER_RANK = 4294967295, 4294967294  # the markers among label ranks (UInt32)
+# reduce() counts (node, label) pairs in a dense array when it has at most this many cells
+DENSE_CELLS, DENSE_PER_ROW = 1 << 16, 4
+
+
+class Source:
+    """The rows a path report reads, shared by the SQL (build) and the streamed walk
+    (stream): `rows` (a FROM item), the conditions on them (`where`), the anchor test,
+    the container column."""
+
+    def __init__(self, spec: PathsSpec, variant: str, client: Any):
+        self.p = p = Params()
+        person = spec.container == "person"
+        self.site = site = p.add(spec.site, "String")
+        self.rows = event_rows(variant, person or spec.segment is not None, client, prewhere=f"site_id = {site}")
+        self.anchor = step_condition(spec.anchor, p) if spec.anchor else "0"
+        # Only the rows a path can show (the included kinds, tag-internal events and bots
+        # left out unless asked for) and the anchor's matches reach the grouping.
+        visible = f"has({p.add([KIND[k] for k in spec.include], 'Array(UInt8)')}, bitAnd(flags, 3))"
+        if not spec.include_internal:
+            visible += " AND NOT bitTest(flags, 2)"
+        self.in_range = range_condition(p, ms(spec.start), ms(spec.end), variant)
+        self.where = [f"site_id = {site}", self.in_range, f"(({self.anchor}) OR ({visible}))"]
+        if not spec.include_bots:
+            self.where.append("NOT bitTest(flags, 3)")
+        if spec.segment is not None:
+            self.where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
+        self.person = person or spec.segment is not None
+        self.container = "person_key" if person else "ck"
+
+    def names_sql(self) -> str:
+        """The site's distinct labels in the date range, sorted (a label's rank is its
+        position here, from 1): one DISTINCT over report_steps' LowCardinality column."""
+        return (f"(SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label FROM "
+                f"footpath.report_steps PREWHERE site_id = {self.site} WHERE {self.in_range}) WHERE label != '')")
+
+    def ranked(self, names: str) -> str:
+        """The label's rank in names; a label inserted after the list was read (a concurrent
+        insert) has none, and its rows are left out, as if they had arrived after the
+        report, rather than read as no step."""
+        label = f"transform(label, {names}, arrayEnumerate({names}), toUInt32(0))"
+        self.where.append(f"({label} != 0 OR label = '')")
+        return label
+
+    def finish(self) -> str:
+        if self.person:
+            self.where.append("person_key != 0")  # last: persons are resolved only for the rows left
+        return " AND ".join(self.where)
+
+
+def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]]:
+    """The views' rows for reduce(), sorted by container and time: c, t, the label's rank
+    in the site's sorted labels (read first, bound into the query, and returned: the same
+    list names the ranks at the end) and the flags with the anchor bit (16)."""
+    s = Source(spec, "mv", client)
+    names = list(client.query(f"SELECT {s.names_sql()}", parameters=s.p.values).result_rows[0][0])
+    label = s.ranked(s.p.add(names, "Array(String)"))
+    where = s.finish()
+    sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl "
+           f"FROM {s.rows} WHERE {where} ORDER BY c, t")
+    return sql, s.p.values, names
 
 
 def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
-    p = Params()
-    person = spec.container == "person"
-    site = p.add(spec.site, "String")
-    rows = event_rows(variant, person or spec.segment is not None, client, prewhere=f"site_id = {site}")
-    anchor = step_condition(spec.anchor, p) if spec.anchor else "0"
-    # Only the rows a path can show (the included kinds, tag-internal events and bots left
-    # out unless asked for) and the anchor's matches reach the grouping.
-    visible = f"has({p.add([KIND[k] for k in spec.include], 'Array(UInt8)')}, bitAnd(flags, 3))"
-    if not spec.include_internal:
-        visible += " AND NOT bitTest(flags, 2)"
-    in_range = range_condition(p, ms(spec.start), ms(spec.end), variant)
-    where = [f"site_id = {site}", in_range, f"(({anchor}) OR ({visible}))"]
-    if not spec.include_bots:
-        where.append("NOT bitTest(flags, 3)")
-    if spec.segment is not None:
-        where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
-    container = "person_key" if person else "ck"
+    s = Source(spec, variant, client)
+    p, rows, anchor = s.p, s.rows, s.anchor
+    container = s.container
     d = spec.depth
     # Labels: strings on the raw table.  On the view, a label is its rank in the site's
     # sorted list of distinct labels in the date range (one DISTINCT over report_steps'
@@ -64,20 +115,15 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     # expressions, and their DISTINCT would cost a second pass over footpath.events.
     ranked_labels = variant == "mv"
     if ranked_labels:
-        names_sql = (f"(SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label FROM "
-                     f"footpath.report_steps PREWHERE site_id = {site} WHERE {in_range}) WHERE label != '')")
-        label = f"transform(label, {names_sql}, arrayEnumerate({names_sql}), toUInt32(0))"
-        # A label inserted after the list was read (a concurrent insert) has no rank: its rows
-        # are left out, as if they had arrived after the report, rather than read as no step.
-        where.append(f"({label} != 0 OR label = '')")
+        names_sql = s.names_sql()
+        label = s.ranked(names_sql)
         empty, ltype = "toUInt32(0)", "UInt32"
         end_marker, other = f"toUInt32({END_RANK})", f"toUInt32({OTHER_RANK})"
     else:
         label, empty, ltype = "label", "''", "String"
         end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
         other = p.add(OTHER, "String")
-    if person or spec.segment is not None:
-        where.append("person_key != 0")  # last: persons are resolved only for the rows left
+    where = s.finish()
     step = f"(t, {label}, toUInt8(flags + 16 * ({anchor})))"
     if spec.anchor is None and not spec.collapse_repeats:
         # From the entry, no merging: the labels of the first depth+1 steps, in (time, label)
@@ -89,13 +135,13 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
         else:
             seq = "arraySort((l, x) -> (x, l), groupArray(label), groupArray(t))"
         source = (f"SELECT {container} AS c, arraySlice({seq}, 1, {d + 1}) AS s "
-                  f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
+                  f"FROM {rows} WHERE {where} GROUP BY c")
         cut_sql = f"SELECT s FROM ({source})"
         names = "s"
     else:
         # z: the container's steps, (t, label, flags), in order (time, then label)
         source = (f"SELECT {container} AS c, arraySort(groupArray({step})) AS z0 "
-                  f"FROM {rows} WHERE {' AND '.join(where)} GROUP BY c")
+                  f"FROM {rows} WHERE {where} GROUP BY c")
         if spec.collapse_repeats:
             z = (f"arrayFilter((x, y) -> (x.2, bitAnd(x.3, 3)) != (y.2, bitAnd(y.3, 3)), z0, "
                  f"arraySlice(arrayPushFront(z0, (toUInt64(0), {empty if ranked_labels else p.add(ROOT, 'String')}, "
@@ -159,6 +205,74 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
         links = f"SELECT depth, {text('src')} AS src, {text('dst')} AS dst, value FROM ({links})"
     sql = f"SELECT depth, src, dst, value FROM ({links}) ORDER BY depth, value DESC, dst, src"
     return sql, p.values
+
+
+class _Walk:
+    """Collects pathwalk.walk's cut sequences over the blocks of one stream."""
+
+    def __init__(self, spec: PathsSpec):
+        self.depth = spec.depth
+        self.collapse = spec.collapse_repeats
+        self.anchor = 0 if spec.anchor is None else 2 if spec.backward else 1
+        self.paths: list[np.ndarray] = []
+
+    def __call__(self, cols: list[Any], final: bool) -> int:
+        cols = ties_ordered(cols, (2, 3))  # equal times: by label, then flags, as the SQL's sort
+        out, z = pathwalk.outputs(len(cols[0]), self.depth)
+        used, count = pathwalk.walk(cols[0], cols[2], cols[3], self.depth, self.collapse, self.anchor, final,
+                                    out, z)
+        self.paths.append(out[:count])
+        return int(used)
+
+
+def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -> list[tuple[int, str, str, int]]:
+    """The rows build()'s SQL returns (depth, source label, target label, count), from
+    stream()'s blocks: pathwalk.walk cuts each container's sequence, then the layers are
+    grouped here, depth by depth, as the SQL's stages do."""
+    walk = _Walk(spec)
+    walk_blocks(blocks, (np.uint64, np.uint64, np.uint32, np.uint8), walk)
+    paths = np.concatenate(walk.paths) if walk.paths else np.zeros((0, spec.depth + 1), dtype=np.uint32)
+    # ranks 1..R name labels, 0 is no label; the markers become R+1 (end) and R+2 (other)
+    n = len(names)
+    end, other = n + 1, n + 2
+    width = n + 3
+    cells = paths.astype(np.int64)
+    cells[paths == END_RANK] = end
+    text = ["", *names, ENTRY if spec.backward else EXIT, OTHER]
+    node = np.zeros(len(cells), dtype=np.int64)  # each path's node at the previous depth
+    out: list[tuple[int, str, str, int]] = []
+    for k in range(spec.depth + 1):
+        pairs, which, g = _pairs(node, cells[:, k], width)
+        parent, label = pairs // width, pairs % width
+        ends = (label == 0) | (label == end)  # always shown, and not ranked with the others
+        order = np.lexsort((label, -g, ends, parent))
+        group = parent[order] * 2 + ends[order]
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        nk = np.where(ends | (rank < spec.top), label, other)
+        node = nk[which]
+        keep = nk != 0  # a link into no label is not drawn
+        links, into, value = _pairs(parent[keep], nk[keep], width, g[keep])
+        out += [(k, text[s], text[t], int(v)) for s, t, v in zip(links // width, links % width, value, strict=True)]
+    return out
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, width: int, weights: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs (as a * width + b, sorted), each row's pair index, and each
+    pair's count (or sum of weights): a dense count when the pairs' space is small, which
+    it is for most sites (nodes at a depth times labels), else a sort."""
+    key = a * width + b
+    if len(key) and (int(a.max()) + 1) * width <= DENSE_CELLS + DENSE_PER_ROW * len(key):
+        seen = np.bincount(key)
+        pairs = np.flatnonzero(seen)
+        index = np.zeros(len(seen), dtype=np.int64)
+        index[pairs] = np.arange(len(pairs))
+        total = seen[pairs] if weights is None else np.bincount(key, weights=weights)[pairs].astype(np.int64)
+        return pairs, index[key], total
+    pairs, which = np.unique(key, return_inverse=True)
+    return pairs, which, np.bincount(which, weights=weights, minlength=len(pairs)).astype(np.int64)
 
 
 def shape(spec: PathsSpec, rows: list[Any]) -> dict[str, Any]:

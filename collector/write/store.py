@@ -138,6 +138,11 @@ class Store:
         with self._lock:
             if self._reader is None:
                 settings = dict(self.sql_limits)
+                # Reports stream rows with values computed from LowCardinality columns (label
+                # ranks); moved after the sort, as ClickHouse does by default, they are computed
+                # on sorted chunks whose dictionaries no longer help: 7M person rows of a path
+                # report took 2.8 s instead of 1.2 s (BENCHMARKS.md, Reports).
+                settings["query_plan_execute_functions_after_sorting"] = 0
                 if self.embedded:
                     c = connect(self.url, settings)
                     c.set_client_setting("readonly", 1)

@@ -1,0 +1,154 @@
+"""The paths report's walk over the views' sorted rows (collector/reports/pathwalk.py, driven
+by paths.reduce), against a reference written here from the report's definition: each
+container's steps in (time, label) order, repeats collapsed, cut from its entry, its first
+`start` or its last `end`; then, depth by depth, each node's `top` next labels by count
+(then label) and the rest as (other).  Rows arrive in blocks cut anywhere."""
+
+from __future__ import annotations
+
+import array
+import importlib.util
+import itertools
+import random
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from collector.reports import paths, pathwalk
+from collector.reports.spec import PathsSpec, Step
+
+SEQ = 21
+T0 = 1_767_225_600_000
+NAMES = [f"/p{i:02d}" for i in range(1, 13)]  # ranks 1..12, sorted as strings
+KINDS = ("page", "screen", "track")
+Row = tuple[int, int, int, int]  # key, packed time, label rank, flags (kind | anchor bit 16)
+
+
+def spec(depth: int, top: int, collapse: bool, anchor: str | None) -> PathsSpec:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    step = Step(path="/p0*")
+    return PathsSpec(site="s", start=start, end=start, container="session", include_bots=False, source="mv",
+                     anchor=step if anchor else None, backward=anchor == "end", depth=depth, top=top,
+                     collapse_repeats=collapse)
+
+
+def journeys(rng: random.Random, containers: int) -> list[Row]:
+    rows = []
+    for key in sorted(rng.sample(range(1, 1 << 40), containers)):
+        ms = T0
+        for _ in range(rng.randint(1, 12)):
+            ms += rng.choice([0, 1000, 5000])  # equal times happen
+            rank = min(len(NAMES), int(rng.expovariate(0.35)) + 1)  # a few popular pages
+            kind = rng.choice([0, 0, 0, 2])
+            anchor = 16 if NAMES[rank - 1].startswith("/p0") and rng.random() < 0.5 else 0
+            rows.append((key, ms << SEQ | rng.choice([0, 1]), rank, kind | anchor))
+    rng.shuffle(rows)
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def reference(rows: list[Row], s: PathsSpec) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    end_label = "(entry)" if s.backward else "(exit)"
+    cut: list[list[str]] = []
+    for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+        seq = [(NAMES[r[2] - 1], r[3] & 3, bool(r[3] & 16)) for r in sorted(group, key=lambda r: (r[1], r[2], r[3]))]
+        if s.collapse_repeats:
+            seq = [x for i, x in enumerate(seq) if i == 0 or x[:2] != seq[i - 1][:2]]
+        marks = [i for i, x in enumerate(seq) if x[2]]
+        if s.anchor is None:
+            labels = [x[0] for x in seq[: s.depth + 1]]
+        elif not marks:
+            continue
+        elif not s.backward:
+            labels = [x[0] for x in seq[marks[0]: marks[0] + s.depth + 1]]
+        else:
+            labels = [seq[i][0] for i in range(marks[-1], max(-1, marks[-1] - s.depth - 1), -1)]
+        cut.append(labels + [end_label] if len(labels) <= s.depth else labels)
+    chains: list[list[str]] = [[] for _ in cut]
+    for d in range(s.depth + 1):
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for i, p in enumerate(cut):
+            if d < len(p):
+                counts[chains[i][d - 1] if d else ""][p[d]] += 1
+        for i, p in enumerate(cut):
+            if d < len(p):
+                c = counts[chains[i][d - 1] if d else ""]
+                top = sorted((x for x in c if x != end_label), key=lambda x: (-c[x], x))[: s.top]
+                chains[i].append(p[d] if p[d] == end_label or p[d] in top else "(other)")
+    sign = -1 if s.backward else 1
+    nodes: Counter[str] = Counter()
+    links: Counter[tuple[str, str]] = Counter()
+    for chain in chains:
+        for d, lab in enumerate(chain):
+            nodes[f"{sign * d}:{lab}"] += 1
+            if d:
+                a, b = f"{sign * (d - 1)}:{chain[d - 1]}", f"{sign * d}:{lab}"
+                links[(b, a) if s.backward else (a, b)] += 1
+    return dict(nodes), dict(links)
+
+
+def blocks(rows: list[Row], cuts: list[int]) -> list[list[Any]]:
+    out = []
+    for a, b in itertools.pairwise([0, *cuts, len(rows)]):
+        part = rows[a:b]
+        out.append([array.array("Q", [r[0] for r in part]), array.array("Q", [r[1] for r in part]),
+                    array.array("I", [r[2] for r in part]), array.array("B", [r[3] for r in part])])
+    return out
+
+
+def as_maps(doc: dict[str, Any]) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    return ({n["id"]: n["count"] for n in doc["nodes"]},
+            {(lk["source"], lk["target"]): lk["value"] for lk in doc["links"]})
+
+
+CASES = [(5, 5, False, None), (3, 2, True, None), (4, 3, False, "start"), (4, 3, True, "end"), (2, 1, False, "end")]
+
+
+@pytest.mark.parametrize(("depth", "top", "collapse", "anchor"), CASES)
+def test_walk_matches_the_reference_with_blocks_cut_anywhere(depth: int, top: int, collapse: bool,
+                                                             anchor: str | None) -> None:
+    rng = random.Random(depth * 100 + top)
+    rows = journeys(rng, 400)
+    s = spec(depth, top, collapse, anchor)
+    expect = reference(rows, s)
+    assert any(k.endswith("(other)") for k in expect[0])  # the data reaches top/other grouping
+    assert sum(v for k, v in expect[0].items() if k in ("0:(exit)", "0:(entry)")) == 0
+    assert paths.shape(s, paths.reduce(s, blocks(rows, []), NAMES)) and \
+        as_maps(paths.shape(s, paths.reduce(s, blocks(rows, []), NAMES))) == expect
+    for _ in range(5):
+        cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 60)) + [7, 7])
+        assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, cuts), NAMES))) == expect
+
+
+def test_pairs_counted_by_sorting_give_the_dense_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sites with many labels count (node, label) pairs by sorting, not in a dense array."""
+    rows = journeys(random.Random(3), 300)
+    s = spec(5, 3, False, None)
+    dense = paths.reduce(s, blocks(rows, []), NAMES)
+    monkeypatch.setattr(paths, "DENSE_CELLS", 0)
+    monkeypatch.setattr(paths, "DENSE_PER_ROW", 0)
+    assert sorted(paths.reduce(s, blocks(rows, []), NAMES)) == sorted(dense)
+    assert as_maps(paths.shape(s, dense)) == reference(rows, s)
+
+
+def test_plain_python_source_gives_the_compiled_answers() -> None:
+    path = pathwalk.__file__.split(".")[0] + ".py"
+    loader = importlib.util.spec_from_file_location("pathwalk_as_python", path)
+    assert loader and loader.loader
+    plain = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(plain)
+    rows = journeys(random.Random(9), 60)
+    keys = np.array([r[0] for r in rows], dtype=np.uint64)
+    ranks = np.array([r[2] for r in rows], dtype=np.uint32)
+    flags = np.array([r[3] for r in rows], dtype=np.uint8)
+    for depth, _, collapse, anchor in CASES:
+        got = []
+        for mod in (pathwalk, plain):
+            out, z = mod.outputs(len(rows), depth)
+            used, count = mod.walk(keys, ranks, flags, depth, collapse, {None: 0, "start": 1, "end": 2}[anchor],
+                                   True, out, z)
+            got.append((int(used), int(count), out[:count].tolist()))
+        assert got[0] == got[1]
+        assert got[0][1] > 10
