@@ -9,8 +9,11 @@ or from the container's first step; depth+1 steps, '(exit)' / '(entry)' where it
 
 Nodes are (depth, label).  Layer by layer, each node keeps its `top` most frequent next
 labels (count desc, then label) and the rest go to '(other)', which goes on like any
-node; '(exit)' and '(entry)' are always shown and end a path.  All of it is one query:
-the distinct cut sequences with their counts, then one grouping stage per depth.
+node; '(exit)' and '(entry)' are always shown and end a path.  On the raw table all of it
+is one query (build): the distinct cut sequences with their counts, then one grouping stage
+per depth.  On the views the engine streams the rows sorted by container and time
+(stream), pathwalk.walk cuts each container's sequence in compiled code, and reduce()
+groups the layers in numpy, with the same definitions.
 """
 
 from __future__ import annotations
