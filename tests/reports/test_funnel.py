@@ -22,6 +22,7 @@ from collector.reports import fallout, funnel
 from collector.reports.spec import FalloutSpec, Step
 
 SEQ = 21
+VALUES = ["", "v0", "v1", "v2", "v3"]  # the breakdown values stream() would have read first
 T0 = 1_767_225_600_000  # 2026-01-01, ms
 
 
@@ -115,8 +116,8 @@ def blocks(rows: list[tuple[int, int, int, str]], cuts: list[int], breakdown: bo
         part = rows[a:b]
         cols: list[Any] = [array.array("Q", [r[0] for r in part]), array.array("Q", [r[1] for r in part]),
                            array.array("H", [r[2] for r in part])]
-        if breakdown:
-            cols.append([r[3] if r[2] & 1 else "" for r in part])
+        if breakdown:  # the value's number in VALUES (from 1) on step-1 rows, as stream() asks for
+            cols.append(array.array("I", [VALUES.index(r[3]) + 1 if r[2] & 1 else 0 for r in part]))
         out.append(cols)
     return out
 
@@ -136,20 +137,20 @@ def test_walk_matches_the_brute_force_reference_with_blocks_cut_anywhere(n: int,
         expect = reference(rows, s)
         assert expect and expect[0][2] > 50  # the data reaches the funnel
         assert expect[0][1 + n] > 0 or n == 1  # ... and its last step
-        whole = fallout.reduce(s, blocks(rows, [], bool(breakdown)))
+        whole = fallout.reduce(s, blocks(rows, [], bool(breakdown)), VALUES)
         assert whole == expect
         for _ in range(6):  # cuts inside containers, one-row blocks, empty blocks
             cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 40)) + [5, 5])
-            assert fallout.reduce(s, blocks(rows, cuts, bool(breakdown))) == expect
+            assert fallout.reduce(s, blocks(rows, cuts, bool(breakdown)), VALUES) == expect
 
 
 def test_a_container_spanning_many_blocks_is_walked_once() -> None:
-    rows = [(7, ((T0 + i) << SEQ), 1 << (i % 3), "v") for i in range(50)]
-    rows += [(9, (T0 << SEQ), 1, "w")]
+    rows = [(7, ((T0 + i) << SEQ), 1 << (i % 3), "v1") for i in range(50)]
+    rows += [(9, (T0 << SEQ), 1, "v2")]
     s = spec(3, 3600, False, "utm_source")
     expect = reference(rows, s)
     assert expect[0][2:5] == [2, 1, 1]
-    assert fallout.reduce(s, blocks(rows, list(range(1, 50, 3)), True)) == expect
+    assert fallout.reduce(s, blocks(rows, list(range(1, 50, 3)), True), VALUES) == expect
 
 
 def test_no_rows_give_no_rows() -> None:
