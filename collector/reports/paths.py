@@ -256,7 +256,7 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
         nk = np.where(ends | (rank < spec.top), label, other)
         node = nk[which]
         keep = nk != 0  # a link into no label is not drawn
-        links, into, value = _pairs(parent[keep], nk[keep], width, g[keep])
+        links, _, value = _pairs(parent[keep], nk[keep], width, g[keep])
         out += [(k, text[s], text[t], int(v)) for s, t, v in zip(links // width, links % width, value, strict=True)]
     return out
 

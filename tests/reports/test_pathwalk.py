@@ -152,3 +152,14 @@ def test_plain_python_source_gives_the_compiled_answers() -> None:
             got.append((int(used), int(count), out[:count].tolist()))
         assert got[0] == got[1]
         assert got[0][1] > 10
+
+
+def test_no_rows_and_no_anchor_give_no_paths() -> None:
+    s = spec(3, 2, False, None)
+    assert paths.reduce(s, [], NAMES) == []
+    assert paths.shape(s, paths.reduce(s, blocks([], []), NAMES))["nodes"] == []
+    # with a start step, a container that never does it has no path
+    anchored = spec(3, 2, False, "start")
+    assert paths.reduce(anchored, blocks([(1, T0 << SEQ, 12, 0), (1, (T0 + 1) << SEQ, 11, 0)], [1]), NAMES) == []
+    assert paths.reduce(s, blocks([(1, T0 << SEQ, 12, 0), (1, (T0 + 1) << SEQ, 11, 0)], [1]), NAMES) == [
+        (0, "", "/p12", 1), (1, "/p12", "/p11", 1), (2, "/p11", paths.EXIT, 1)]
