@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import time
 from collections.abc import Iterator
@@ -52,6 +53,17 @@ class Env:
             out["segment"] = {**seg, "filters": [
                 {**f, **{k: parse_ms(f[k]) for k in ("from", "to", "since") if k in f}} for f in seg["filters"]]}
         return out
+
+
+def as_plain_python(module: Any) -> Any:
+    """A compiled module's source, loaded as plain Python (what runs without a C compiler)."""
+    path = str(Path(module.__file__).with_name(module.__name__.rsplit(".", 1)[1] + ".py"))
+    spec = importlib.util.spec_from_file_location(module.__name__.rsplit(".", 1)[1] + "_as_python", path)
+    assert spec and spec.loader
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)
+    assert plain.__file__.endswith(".py")
+    return plain
 
 
 def parse_ms(v: str) -> int:

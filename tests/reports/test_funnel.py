@@ -8,7 +8,6 @@ anywhere, as the engine streams them."""
 from __future__ import annotations
 
 import array
-import importlib.util
 import itertools
 import random
 import statistics
@@ -20,6 +19,7 @@ import pytest
 
 from collector.reports import fallout, funnel
 from collector.reports.spec import FalloutSpec, Step
+from tests.reports.conftest import as_plain_python
 
 SEQ = 21
 VALUES = ["", "v0", "v1", "v2", "v3"]  # the breakdown values stream() would have read first
@@ -162,11 +162,7 @@ def test_no_rows_give_no_rows() -> None:
 
 def test_plain_python_source_gives_the_compiled_answers() -> None:
     """Without a C compiler the module runs as Python: same results (it is the definition)."""
-    path = funnel.__file__.split(".")[0] + ".py"
-    loader = importlib.util.spec_from_file_location("funnel_as_python", path)
-    assert loader and loader.loader
-    plain = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(plain)
+    plain = as_plain_python(funnel)
     rng = random.Random(5)
     for n, window, strict in CASES:
         rows = journeys(rng, 40, n, strict)

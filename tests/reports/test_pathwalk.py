@@ -7,7 +7,6 @@ container's steps in (time, label) order, repeats collapsed, cut from its entry,
 from __future__ import annotations
 
 import array
-import importlib.util
 import itertools
 import random
 from collections import Counter, defaultdict
@@ -19,6 +18,7 @@ import pytest
 
 from collector.reports import paths, pathwalk
 from collector.reports.spec import PathsSpec, Step
+from tests.reports.conftest import as_plain_python
 
 SEQ = 21
 T0 = 1_767_225_600_000
@@ -134,11 +134,7 @@ def test_pairs_counted_by_sorting_give_the_dense_answer(monkeypatch: pytest.Monk
 
 
 def test_plain_python_source_gives_the_compiled_answers() -> None:
-    path = pathwalk.__file__.split(".")[0] + ".py"
-    loader = importlib.util.spec_from_file_location("pathwalk_as_python", path)
-    assert loader and loader.loader
-    plain = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(plain)
+    plain = as_plain_python(pathwalk)
     rows = journeys(random.Random(9), 60)
     keys = np.array([r[0] for r in rows], dtype=np.uint64)
     ranks = np.array([r[2] for r in rows], dtype=np.uint32)
