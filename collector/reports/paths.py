@@ -1,7 +1,8 @@
 """Path (flow) SQL and result shaping.
 
 Per container: its steps in [from, to) ordered by (time, sequence number, label) -- pages
-labelled by path, screens by name, tracks by event; only the kinds in `include` (tag-
+labelled by path, screens by name, tracks by event, '(none)' where that is empty (a
+server-side page call without a URL, a screen without a name); only the kinds in `include` (tag-
 internal events and bots left out unless asked for), plus the events that match the
 anchor step.  collapse_repeats keeps the first step of each run of identical steps.
 Then the sequence is cut: from the first `start` forward, from the last `end` backward,
@@ -38,8 +39,9 @@ from collector.reports.stream import ties_ordered, walk_blocks
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
+NO_LABEL = "(none)"  # the label of a step whose path, name or event is empty (as for breakdown values)
 ANCHOR_BIT = 4  # flags bit 4 (16): the step matches start/end
-END_RANK, OTHER_RANK = 4294967295, 4294967294  # the markers among label ranks (UInt32)
+END_RANK = 4294967295  # the end marker among label ranks (UInt32); pathwalk.END
 # reduce() counts (node, label) pairs in a dense array when it has at most this many cells
 DENSE_CELLS, DENSE_PER_ROW = 1 << 16, 4
 
@@ -69,19 +71,24 @@ class Source:
         self.person = person or spec.segment is not None
         self.container = "person_key" if person else "ck"
 
-    def names_sql(self) -> str:
-        """The site's distinct labels in the date range, sorted (a label's rank is its
-        position here, from 1): one DISTINCT over report_steps' LowCardinality column."""
-        return (f"(SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label FROM "
-                f"footpath.report_steps PREWHERE site_id = {self.site} WHERE {self.in_range}) WHERE label != '')")
-
-    def ranked(self, names: str) -> str:
-        """The label's rank in names; a label inserted after the list was read (a concurrent
-        insert) has none, and its rows are left out, as if they had arrived after the
-        report, rather than read as no step."""
-        label = f"transform(label, {names}, arrayEnumerate({names}), toUInt32(0))"
-        self.where.append(f"({label} != 0 OR label = '')")
-        return label
+    def ranked(self, client: Any) -> tuple[str, list[str]]:
+        """The label's rank as an expression, and the labels the ranks name (rank k is
+        names[k - 1]).  names are the site's distinct labels in the date range as shown ('' as
+        NO_LABEL), sorted, so ranks keep the strings' order; the stored labels are read with
+        one DISTINCT over report_steps' LowCardinality column, and the rank of each is bound
+        into the query (transform runs once per dictionary entry of the column, where a
+        per-row if(label = '', ...) cost ~80 ms at 10M rows).  A label inserted after the
+        list was read (a concurrent insert) has no rank, and its rows are left out, as if
+        they had arrived after the report."""
+        stored = list(client.query(f"SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label "
+                                   f"FROM footpath.report_steps PREWHERE site_id = {self.site} WHERE {self.in_range})",
+                                   parameters=self.p.values).result_rows[0][0])
+        names = sorted({x or NO_LABEL for x in stored})
+        rank = {x: i + 1 for i, x in enumerate(names)}
+        label = (f"transform(label, {self.p.add(stored, 'Array(String)')}, "
+                 f"{self.p.add([rank[x or NO_LABEL] for x in stored], 'Array(UInt32)')}, toUInt32(0))")
+        self.where.append(f"{label} != 0")
+        return label, names
 
     def finish(self) -> str:
         if self.person:
@@ -94,8 +101,7 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
     in the site's sorted labels (read first, bound into the query, and returned: the same
     list names the ranks at the end) and the flags with the anchor bit (16)."""
     s = Source(spec, "mv", client)
-    names = list(client.query(f"SELECT {s.names_sql()}", parameters=s.p.values).result_rows[0][0])
-    label = s.ranked(s.p.add(names, "Array(String)"))
+    label, names = s.ranked(client)
     where = s.finish()
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl "
            f"FROM {s.rows} WHERE {where} ORDER BY c, t")
@@ -103,40 +109,23 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
 
 
 def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
+    """The whole report as one SQL query on string labels: the raw table's answer (the views
+    are streamed and walked instead, with the same definitions; tests compare the two)."""
     s = Source(spec, variant, client)
     p, rows, anchor = s.p, s.rows, s.anchor
     container = s.container
     d = spec.depth
-    # Labels: strings on the raw table.  On the view, a label is its rank in the site's
-    # sorted list of distinct labels in the date range (one DISTINCT over report_steps'
-    # LowCardinality label column, ~0.14 s CPU for 10M events; the rank is computed once per
-    # dictionary entry of the column): ranks keep the string order, so sequences, ties and
-    # the top-N order are the same, and grouping, sorting and carrying numbers instead of
-    # strings saves ~0.9 s CPU at 10M events.  0 stands for no step (as '' does for strings: a step whose label
-    # is '' counts as none on both sources), the largest UInt32 values for the markers;
-    # ranks are turned back into labels at the very end.  On the raw table the labels are
-    # expressions, and their DISTINCT would cost a second pass over footpath.events.
-    ranked_labels = variant == "mv"
-    if ranked_labels:
-        names_sql = s.names_sql()
-        label = s.ranked(names_sql)
-        empty, ltype = "toUInt32(0)", "UInt32"
-        end_marker, other = f"toUInt32({END_RANK})", f"toUInt32({OTHER_RANK})"
-    else:
-        label, empty, ltype = "label", "''", "String"
-        end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
-        other = p.add(OTHER, "String")
+    # '' stands for no step (the padding of a path that ended); an empty label is NO_LABEL
+    label, empty, ltype = f"if(label = '', {p.add(NO_LABEL, 'String')}, label)", "''", "String"
+    end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
+    other = p.add(OTHER, "String")
     where = s.finish()
     step = f"(t, {label}, toUInt8(flags + 16 * ({anchor})))"
     if spec.anchor is None and not spec.collapse_repeats:
         # From the entry, no merging: the labels of the first depth+1 steps, in (time, label)
         # order.  Two plain arrays sorted by a key cost ~20 % less than one array of tuples;
         # groupArraySorted(depth+1) on tuples measured 4.5x slower than sorting all.
-        if ranked_labels:  # (time, rank) packed in one UInt128: a plain numeric sort
-            seq = (f"arrayMap(x -> toUInt32(bitAnd(x, 4294967295)), arraySort(groupArray(bitOr(bitShiftLeft("
-                   f"toUInt128(t), 32), {label}))))")
-        else:
-            seq = "arraySort((l, x) -> (x, l), groupArray(label), groupArray(t))"
+        seq = f"arraySort((l, x) -> (x, l), groupArray({label}), groupArray(t))"
         source = (f"SELECT {container} AS c, arraySlice({seq}, 1, {d + 1}) AS s "
                   f"FROM {rows} WHERE {where} GROUP BY c")
         cut_sql = f"SELECT s FROM ({source})"
@@ -147,7 +136,7 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
                   f"FROM {rows} WHERE {where} GROUP BY c")
         if spec.collapse_repeats:
             z = (f"arrayFilter((x, y) -> (x.2, bitAnd(x.3, 3)) != (y.2, bitAnd(y.3, 3)), z0, "
-                 f"arraySlice(arrayPushFront(z0, (toUInt64(0), {empty if ranked_labels else p.add(ROOT, 'String')}, "
+                 f"arraySlice(arrayPushFront(z0, (toUInt64(0), {p.add(ROOT, 'String')}, "
                  f"toUInt8(255))), 1, "
                  f"length(z0)))")
         else:
@@ -186,26 +175,18 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     # cityHash64).
     for k in range(d + 1):
         rest = ["c"] + [f"l{j}" for j in range(k + 1, d + 1)] + ["em"]
-        hk = f"l{k}" if ranked_labels else f"cityHash64(l{k})"
+        hk = f"cityHash64(l{k})"
         grouped = (f"SELECT q AS pq, {hk} AS hk, any(l{k}) AS lk, any(np) AS pn, sum(c) AS g, "
                    f"groupArray(tuple({', '.join(rest)})) AS rows FROM ({stage}) GROUP BY pq, hk")
         ranked = (f"SELECT rows, pn, g, multiIf(lk = {empty}, lk, lk = {end_marker}, lk, dense_rank() OVER (PARTITION BY pq, "
                   f"lk IN {ends} ORDER BY g DESC, lk) <= {spec.top}, lk, {other}) AS nk FROM ({grouped})")
         cols = "".join(f"r.{i + 1} AS {x}, " for i, x in enumerate(rest[:-1]))
-        q = "toUInt64(nk)" if ranked_labels else "cityHash64(nk)"  # ranks: the node itself
+        q = "cityHash64(nk)"
         stage = (f"SELECT {cols}nk AS np, {q} AS q, "
                  f"if(i = 1, arrayPushBack(r.{len(rest)}, ({k}, pn, nk, g)), r.{len(rest)}) AS em "
                  f"FROM ({ranked}) ARRAY JOIN rows AS r, arrayEnumerate(rows) AS i")
     links = (f"SELECT h.1 AS depth, h.2 AS src, h.3 AS dst, sum(h.4) AS value FROM ({stage}) "
              f"ARRAY JOIN em AS h WHERE h.3 != {empty} GROUP BY depth, src, dst")
-    if ranked_labels:
-        end_s = p.add(ENTRY if spec.backward else EXIT, "String")
-        other_s = p.add(OTHER, "String")
-
-        def text(x: str) -> str:
-            return (f"multiIf({x} = 0, '', {x} = {END_RANK}, {end_s}, {x} = {OTHER_RANK}, {other_s}, "
-                    f"arrayElement({names_sql}, {x}))")
-        links = f"SELECT depth, {text('src')} AS src, {text('dst')} AS dst, value FROM ({links})"
     sql = f"SELECT depth, src, dst, value FROM ({links}) ORDER BY depth, value DESC, dst, src"
     return sql, p.values
 

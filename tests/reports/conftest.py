@@ -123,6 +123,17 @@ def repeat_case(site: str, t0: int) -> list[Ev]:
     return out
 
 
+def unlabelled_case(site: str, t0: int) -> list[Ev]:
+    """Steps with nothing to show: a page call without a URL, a screen without a name."""
+    out = []
+    for i, steps in enumerate((["/", "", "/cart"], ["/", "screen:", "/cart", "/cart"], ["/", "/cart"])):
+        s = Session(site, f"u{i}", t0)
+        for step in steps:
+            s.screen(step[len("screen:"):], 10_000) if step.startswith("screen:") else s.page(step, 10_000)
+        out += s.events
+    return out
+
+
 def ties_case(site: str, t0: int) -> list[Ev]:
     s1 = Session(site, "t1", t0)
     s1.track("Plan Chosen", 0)
@@ -185,7 +196,8 @@ def busy_other_site(site: str, t0: int, rng: random.Random) -> list[Ev]:
     return journeys.random_shoppers(site, rng, t0, 60)
 
 
-DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "tied_steps", "persons", "segment", "erase")
+DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "tied_steps", "persons", "segment", "erase",
+            "unlabelled")
 
 
 @pytest.fixture(scope="session")
@@ -207,6 +219,7 @@ def reports_env(tmp_path_factory: pytest.TempPathFactory, engine_dir: Path, ch: 
         "persons": persons_case(sites["persons"], base + HOUR),
         "segment": segment_case(sites["segment"], base),
         "erase": persons_case(sites["erase"], base + HOUR),
+        "unlabelled": unlabelled_case(sites["unlabelled"], base + HOUR),
     }
     try:
         for name, evs in events.items():

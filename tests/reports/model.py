@@ -36,7 +36,9 @@ class Ev:
 
     @property
     def label(self) -> str:
-        return self.path if self.type == "page" else self.name if self.type == "screen" else self.event
+        """What a path step shows; '(none)' when that is empty (a page call without a
+        URL, a screen without a name)."""
+        return (self.path if self.type == "page" else self.name if self.type == "screen" else self.event) or "(none)"
 
     @property
     def kind(self) -> str:

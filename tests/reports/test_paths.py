@@ -56,6 +56,23 @@ def test_backward_from_end(reports_env: Env) -> None:
     assert entry["-3:(entry)"] == 2
 
 
+def test_a_step_without_a_label_is_shown_as_none(reports_env: Env) -> None:
+    """A page call without a URL and a screen without a name are steps like any other,
+    labelled '(none)': the paths go on through them, and the node counts them."""
+    doc = both(reports_env, "unlabelled", {"include": ["page", "screen"], "depth": 2})
+    nodes, links = as_maps(doc)
+    assert nodes == {"0:/": 3, "1:(none)": 2, "1:/cart": 1, "2:/cart": 2, "2:(exit)": 1}
+    assert links == {("0:/", "1:(none)"): 2, ("0:/", "1:/cart"): 1, ("1:(none)", "2:/cart"): 2,
+                     ("1:/cart", "2:(exit)"): 1}
+    pages_only, _ = as_maps(both(reports_env, "unlabelled", {"depth": 2, "collapse_repeats": True}))
+    assert pages_only == {"0:/": 3, "1:(none)": 1, "1:/cart": 2, "2:/cart": 1, "2:(exit)": 2}
+    req = {"include": ["page", "screen"], "depth": 3, "container": "session"}
+    expect = model.paths(reports_env.events["unlabelled"], reports_env.model_request("unlabelled", req))
+    deeper = both(reports_env, "unlabelled", req)
+    assert as_maps(deeper) == (expect["nodes"], expect["links"])
+    assert deeper["containers"] == expect["containers"] == 3
+
+
 def test_collapse_repeats(reports_env: Env) -> None:
     plain, _ = as_maps(both(reports_env, "repeat", {"depth": 2}))
     collapsed, _ = as_maps(both(reports_env, "repeat", {"depth": 2, "collapse_repeats": True}))
