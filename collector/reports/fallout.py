@@ -259,8 +259,8 @@ def _aggregate(spec: FalloutSpec, walk: _Walk, values: Sequence[str]) -> list[li
         labels = [values[i] for i in ranked[:spec.breakdown_limit]] + ([OTHER] if len(ranked) > spec.breakdown_limit
                                                                        else [])
         group = np.zeros(len(values), dtype=np.int64)
-        for r, i in enumerate(ranked):
-            group[i] = labels.index(values[i]) if r < spec.breakdown_limit else len(labels) - 1
+        for r, i in enumerate(ranked):  # labels are in rank order, (other) last
+            group[i] = min(r, spec.breakdown_limit)
         of = group[ids]  # each container's group; one sort puts each group's containers together
         order = np.argsort(of, kind="stable")
         bounds = np.searchsorted(of[order], np.arange(len(labels) + 1))
