@@ -1,8 +1,8 @@
 """The ingestion hot path compiled with Cython, and the guard against stale builds.
 
 The modules below run for every event (receive -> validate -> enrich -> buffer record),
-and two for every row a report reads from the views (collector.reports.funnel and
-.pathwalk, the only ones with C types: their headers turn annotation typing on).
+and three for every row a report reads from the views (collector.reports.funnel,
+.pathwalk and .ties, the only ones with C types: their headers turn annotation typing on).
 setup.py compiles them, unchanged, into extension modules beside their sources: on
 batches that is ~25 % less CPU per event (BENCHMARKS.md, HTTP).  The source stays the
 definition; the compiled module is a build product of it.
@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "collector.plans.step",
     "collector.reports.funnel",
     "collector.reports.pathwalk",
+    "collector.reports.ties",
 )
 
 

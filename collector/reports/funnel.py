@@ -95,6 +95,11 @@ def walk(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1], ms: cython.usho
             for i in range(a, b):
                 x = ts[i]
                 mm = ms[i]
+                if mm == 1:  # the common row, a step-1 match only: no chain to extend
+                    s[1] = x
+                    if first < 0:
+                        first = i
+                    continue
                 k = n
                 while k >= 2:  # downwards: S[k-1] is still the value from before this row
                     if (mm >> (k - 1)) & 1:

@@ -44,6 +44,9 @@ ANCHOR_BIT = 4  # flags bit 4 (16): the step matches start/end
 END_RANK = 4294967295  # the end marker among label ranks (UInt32); pathwalk.END
 # reduce() counts (node, label) pairs in a dense array when it has at most this many cells
 DENSE_CELLS, DENSE_PER_ROW = 1 << 16, 4
+# reduce() walks the layers in compiled code over a dense array of all (node, label) pairs
+# when there are at most this many (2,045 labels: 32 MiB of counts)
+DENSE_LAYER_CELLS = 1 << 22
 
 
 class Source:
@@ -220,13 +223,27 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
     n = len(names)
     end, other = n + 1, n + 2
     width = n + 3
-    cells = paths.astype(np.int64)
-    cells[paths == END_RANK] = end
     text = ["", *names, ENTRY if spec.backward else EXIT, OTHER]
-    node = np.zeros(len(cells), dtype=np.int64)  # each path's node at the previous depth
+    # each layer counts (node, label) pairs: compiled, in a dense array of all pairs when that
+    # is small (one pass over the paths per depth, ~6x less than numpy's passes at 1.25M
+    # paths), else by numpy (_pairs, which sorts when the pairs are too many)
+    dense = width * width <= DENSE_LAYER_CELLS
+    if dense:
+        keys = np.zeros(len(paths), dtype=np.int64)  # each path's pair at the last depth
+        shown = np.zeros(1, dtype=np.int64)  # each pair's shown label at the last depth
+    else:
+        cells = paths.astype(np.int64)
+        cells[paths == END_RANK] = end
+        node = np.zeros(len(cells), dtype=np.int64)  # each path's node at the previous depth
     out: list[tuple[int, str, str, int]] = []
     for k in range(spec.depth + 1):
-        pairs, which, g = _pairs(node, cells[:, k], width)
+        if dense:
+            counts = np.zeros(width * width, dtype=np.int64)
+            pathwalk.layer(paths, k, width, end, shown, keys, counts)
+            pairs = np.flatnonzero(counts)
+            g = counts[pairs]
+        else:
+            pairs, which, g = _pairs(node, cells[:, k], width)
         parent, label = pairs // width, pairs % width
         ends = (label == 0) | (label == end)  # always shown, and not ranked with the others
         order = np.lexsort((label, -g, ends, parent))
@@ -235,7 +252,11 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
         nk = np.where(ends | (rank < spec.top), label, other)
-        node = nk[which]
+        if dense:
+            shown = np.zeros(width * width, dtype=np.int64)
+            shown[pairs] = nk
+        else:
+            node = nk[which]
         keep = nk != 0  # a link into no label is not drawn
         links, _, value = _pairs(parent[keep], nk[keep], width, g[keep])
         out += [(k, text[s], text[t], int(v)) for s, t, v in zip(links // width, links % width, value, strict=True)]

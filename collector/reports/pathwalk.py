@@ -91,3 +91,22 @@ def walk(keys: cython.ulonglong[::1], ranks: cython.uint[::1], flags: cython.uch
 def outputs(rows: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Arrays for walk(): the paths (rows x depth+1 ranks) and the scratch."""
     return np.empty((rows, depth + 1), dtype=np.uint32), np.empty(rows, dtype=np.int64)
+
+
+def layer(paths: cython.uint[:, ::1], k: cython.int, width: cython.longlong, end: cython.longlong,
+          shown: cython.longlong[::1], keys: cython.longlong[::1], counts: cython.longlong[::1]) -> None:
+    """One depth of paths.reduce over walk()'s paths, counted in a dense array: each path's
+    (node, label) pair at depth k becomes node * width + label in keys, and counts[pair] goes
+    up by one.  The node is what its pair at depth k - 1 was shown as (shown[keys[i]], a
+    label or (other)), the root (0) at depth 0; END becomes `end`."""
+    rows: cython.Py_ssize_t = paths.shape[0]
+    i: cython.Py_ssize_t
+    lab: cython.longlong
+    key: cython.longlong
+    for i in range(rows):
+        lab = paths[i, k]
+        if lab == 4294967295:  # END, as a C constant
+            lab = end
+        key = (shown[keys[i]] * width if k > 0 else 0) + lab
+        keys[i] = key
+        counts[key] += 1

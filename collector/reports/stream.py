@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from collector.reports.ties import has_ties
+
 # walk(columns, final) -> the first row it did not walk: the start of a container that may
 # go on in the next block (none is left over when final is set)
 Walk = Callable[[list[Any], bool], int]
@@ -48,9 +50,9 @@ def walk_blocks(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Wa
 def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
     """The engine sorts by (container, time) only; rows of one container with equal times
     are put in order of the columns order_by (most significant first), which is cheaper
-    here than more sort keys in the engine (ties are rare: one vectorised test per block)."""
+    here than more sort keys in the engine (ties are rare: one compiled pass per block finds them)."""
     keys, ts = cols[0], cols[1]
-    if not ((keys[1:] == keys[:-1]) & (ts[1:] == ts[:-1])).any():
+    if not has_ties(keys, ts):
         return cols
     order = np.lexsort(tuple(cols[i] for i in reversed(order_by)) + (ts, keys))
     return [c[order] if isinstance(c, np.ndarray) else [c[i] for i in order] for c in cols]

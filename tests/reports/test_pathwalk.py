@@ -122,15 +122,20 @@ def test_walk_matches_the_reference_with_blocks_cut_anywhere(depth: int, top: in
         assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, cuts), NAMES))) == expect
 
 
-def test_pairs_counted_by_sorting_give_the_dense_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sites with many labels count (node, label) pairs by sorting, not in a dense array."""
+@pytest.mark.parametrize("anchor", [None, "end"])
+def test_layers_counted_by_numpy_or_by_sorting_give_the_compiled_answer(monkeypatch: pytest.MonkeyPatch,
+                                                                        anchor: str | None) -> None:
+    """Sites with many labels count each depth's (node, label) pairs with numpy (dense, then
+    by sorting when even that is too large), not in the compiled dense pass."""
     rows = journeys(random.Random(3), 300)
-    s = spec(5, 3, False, None)
-    dense = paths.reduce(s, blocks(rows, []), NAMES)
+    s = spec(5, 3, False, anchor)
+    compiled = paths.reduce(s, blocks(rows, []), NAMES)
+    assert as_maps(paths.shape(s, compiled)) == reference(rows, s)
+    monkeypatch.setattr(paths, "DENSE_LAYER_CELLS", 0)
+    assert paths.reduce(s, blocks(rows, []), NAMES) == compiled
     monkeypatch.setattr(paths, "DENSE_CELLS", 0)
     monkeypatch.setattr(paths, "DENSE_PER_ROW", 0)
-    assert sorted(paths.reduce(s, blocks(rows, []), NAMES)) == sorted(dense)
-    assert as_maps(paths.shape(s, dense)) == reference(rows, s)
+    assert paths.reduce(s, blocks(rows, []), NAMES) == compiled
 
 
 def test_plain_python_source_gives_the_compiled_answers() -> None:
@@ -148,6 +153,21 @@ def test_plain_python_source_gives_the_compiled_answers() -> None:
             got.append((int(used), int(count), out[:count].tolist()))
         assert got[0] == got[1]
         assert got[0][1] > 10
+        out = np.ascontiguousarray(out[:count])
+        width = len(NAMES) + 3
+        layers = []
+        for mod in (pathwalk, plain):  # the first two depths' pair counts
+            pair = np.zeros(count, dtype=np.int64)
+            shown = np.arange(width * width, dtype=np.int64) % width  # every pair shown as its label
+            got_layers = []
+            for k in range(2):
+                counts = np.zeros(width * width, dtype=np.int64)
+                mod.layer(out, k, width, width - 2, shown, pair, counts)
+                got_layers.append((counts.tolist(), pair.tolist()))
+            layers.append(got_layers)
+        assert layers[0] == layers[1]
+        first = Counter(width - 2 if x == pathwalk.END else int(x) for x in out[:, 0])
+        assert {i: c for i, c in enumerate(layers[0][0][0]) if c} == dict(first)
 
 
 def test_no_rows_and_no_anchor_give_no_paths() -> None:
