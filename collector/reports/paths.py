@@ -29,6 +29,7 @@ from collector.reports.sources import (
     KIND,
     Params,
     event_rows,
+    months,
     ms,
     range_condition,
     segment_condition,
@@ -56,6 +57,7 @@ class Source:
 
     def __init__(self, spec: PathsSpec, variant: str, client: Any):
         self.p = p = Params()
+        self.spec = spec
         person = spec.container == "person"
         self.site = site = p.add(spec.site, "String")
         self.rows = event_rows(variant, person or spec.segment is not None, client, prewhere=f"site_id = {site}")
@@ -76,15 +78,18 @@ class Source:
 
     def ranked(self, client: Any) -> tuple[str, list[str]]:
         """The label's rank as an expression, and the labels the ranks name (rank k is
-        names[k - 1]).  names are the site's distinct labels in the date range as shown ('' as
+        names[k - 1]).  names are the site's distinct labels as shown ('' as
         NO_LABEL), sorted, so ranks keep the strings' order; the stored labels are read with
-        one DISTINCT over report_steps' LowCardinality column, and the rank of each is bound
+        one DISTINCT over report_steps' LowCardinality column (in the whole months the range
+        touches, sources.months: labels with no row in the range name nothing, and their
+        ranks keep the strings' order), and the rank of each is bound
         into the query (transform runs once per dictionary entry of the column, where a
         per-row if(label = '', ...) cost ~80 ms at 10M rows).  A label inserted after the
         list was read (a concurrent insert) has no rank, and its rows are left out, as if
         they had arrived after the report."""
+        scope = months(client, ms(self.spec.start), ms(self.spec.end)) or self.in_range
         stored = list(client.query(f"SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label "
-                                   f"FROM footpath.report_steps PREWHERE site_id = {self.site} WHERE {self.in_range})",
+                                   f"FROM footpath.report_steps PREWHERE site_id = {self.site} WHERE {scope})",
                                    parameters=self.p.values).result_rows[0][0])
         names = sorted({x or NO_LABEL for x in stored})
         rank = {x: i + 1 for i, x in enumerate(names)}

@@ -3,12 +3,14 @@ against the raw table."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.reports import model
 from tests.reports.conftest import Env
+from tests.reports.journeys import iso
 
 
 def as_maps(doc: dict[str, Any]) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -132,3 +134,48 @@ def test_random_journeys_match_the_model(reports_env: Env, req: dict[str, Any]) 
         if not nid.startswith("0:"):
             inflow = sum(v for (s, d), v in links.items() if (d if depth_sign > 0 else s) == nid)
             assert inflow == count
+
+
+def _month(ms: int) -> tuple[int, int]:
+    d = datetime.fromtimestamp(ms / 1000, UTC)
+    return d.year, d.month
+
+
+def test_labels_are_listed_for_whole_months_and_a_narrow_range_still_agrees(reports_env: Env, ch: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The views' label list (the ranks bound into the stream) is read for the whole months the
+    range touches, not row by row in the range: labels outside the range are listed and name
+    nothing; the report over a range holding only the dataset's first step is still the raw
+    table's.  Where report_steps is not partitioned by month as 0024 made it, the list is
+    read for the range itself."""
+    from collector.reports import paths as paths_mod
+    from collector.reports import sources
+    from collector.reports.spec import parse_paths
+
+    events = reports_env.events["strict"]
+    first = min(e.ts for e in events)
+    body = {"from": iso(first), "to": iso(first + 1), "include": ["page", "track"], "depth": 2,
+            "container": "session"}
+    doc = both(reports_env, "strict", body)
+    in_range = sorted({e.label for e in events if first <= e.ts < first + 1})
+    assert [n["label"] for n in doc["nodes"] if n["depth"] == 0] == in_range == ["/cart"]
+    spec = parse_paths({"site": reports_env.sites["strict"], **body})
+    month = sorted({e.label for e in events if _month(e.ts) == _month(first)})
+    assert len(month) > len(in_range)  # the dataset's other labels, minutes later
+    assert paths_mod.Source(spec, "mv", ch).ranked(ch)[1] == month
+    assert ch.query("SELECT partition_key FROM system.tables WHERE database = 'footpath' "
+                    "AND name = 'report_steps'").result_rows[0][0] == sources.PARTITION_KEY
+    monkeypatch.setattr(sources, "PARTITION_KEY", "toYYYYMMDD(t)")  # as if 0024 had changed it
+    assert sources.months(ch, first, first + 1) is None
+    assert paths_mod.Source(spec, "mv", ch).ranked(ch)[1] == in_range
+
+
+def test_months_lists_each_month_a_range_touches(ch: Any, reports_env: Env) -> None:
+    from collector.reports.sources import months
+
+    def at(y: int, m: int, d: int = 1) -> int:
+        return int(datetime(y, m, d, tzinfo=UTC).timestamp() * 1000)
+
+    assert months(ch, at(2025, 11, 15), at(2026, 2, 1)) == "_partition_id IN ('202511', '202512', '202601')"
+    assert months(ch, at(2026, 1, 31), at(2026, 2, 1) + 1) == "_partition_id IN ('202601', '202602')"
+    assert months(ch, at(2026, 3, 1), at(2026, 3, 2)) == "_partition_id IN ('202603')"
