@@ -211,7 +211,7 @@ class _Walk:
         self.strict = spec.mode == "strict"
         self.breakdown = bool(spec.breakdown)
         self.levels: list[np.ndarray] = []
-        self.times: list[np.ndarray] = []
+        self.gaps: list[np.ndarray] = []  # per block: step k to k+1 in ms, one row per k
         self.values: list[np.ndarray] = []  # the breakdown value's number, per container
 
     def __call__(self, cols: list[Any], final: bool) -> int:
@@ -220,7 +220,7 @@ class _Walk:
         used, count = funnel.walk(cols[0], cols[1], cols[2], self.n, self.window, self.strict, final,
                                   lvl, tm, first, s, f)
         self.levels.append(lvl[:count])
-        self.times.append(tm[:count])
+        self.gaps.append((tm[:count, 1:] - tm[:count, :-1]).T)  # while the block's times are in cache
         if self.breakdown:
             self.values.append(cols[3][first[:count]])
         return int(used)
@@ -241,13 +241,13 @@ def _aggregate(spec: FalloutSpec, walk: _Walk, values: Sequence[str]) -> list[li
     if not walk.levels or not sum(len(x) for x in walk.levels):
         return []
     lvl = np.concatenate(walk.levels)
-    gaps = np.diff(np.concatenate(walk.times), axis=1)  # step k to k+1, in ms
+    gaps = np.concatenate(walk.gaps, axis=1)  # row k - 1: step k to k + 1, in ms, one column per container
 
     def row(label: str, total: int, lv: np.ndarray, d: np.ndarray) -> list[Any]:
         counts = np.cumsum(np.bincount(lv, minlength=n + 1)[::-1])[::-1]  # containers at level >= k
         medians = []
         for k in range(1, n):
-            x = d[lv > k, k - 1]
+            x = d[k - 1][lv > k]
             medians.append(float(np.median(x)) if len(x) else None)
         return [label, total, *(int(c) for c in counts[1:n + 1]), *medians]
 
@@ -264,8 +264,8 @@ def _aggregate(spec: FalloutSpec, walk: _Walk, values: Sequence[str]) -> list[li
         of = group[ids]  # each container's group; one sort puts each group's containers together
         order = np.argsort(of, kind="stable")
         bounds = np.searchsorted(of[order], np.arange(len(labels) + 1))
-        lv, d = lvl[order], gaps[order]
-        rows = [row(name, 0, lv[bounds[g]:bounds[g + 1]], d[bounds[g]:bounds[g + 1]])
+        lv, d = lvl[order], gaps[:, order]
+        rows = [row(name, 0, lv[bounds[g]:bounds[g + 1]], d[:, bounds[g]:bounds[g + 1]])
                 for g, name in enumerate(labels)]
         out += sorted(rows, key=lambda r: (-r[2], r[0]))
     return out
