@@ -46,7 +46,8 @@ END_RANK = 4294967295  # the end marker among label ranks (UInt32); pathwalk.END
 # reduce() counts (node, label) pairs in a dense array when it has at most this many cells
 DENSE_CELLS, DENSE_PER_ROW = 1 << 16, 4
 # reduce() walks the layers in compiled code over a dense array of all (node, label) pairs
-# when there are at most this many (2,045 labels: 32 MiB of counts)
+# when there are at most this many (2,045 labels: 32 MiB of counts), and no more than the
+# dense rule of _pairs allows for the number of paths
 DENSE_LAYER_CELLS = 1 << 22
 
 
@@ -230,9 +231,9 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
     width = n + 3
     text = ["", *names, ENTRY if spec.backward else EXIT, OTHER]
     # each layer counts (node, label) pairs: compiled, in a dense array of all pairs when that
-    # is small (one pass over the paths per depth, ~6x less than numpy's passes at 1.25M
-    # paths), else by numpy (_pairs, which sorts when the pairs are too many)
-    dense = width * width <= DENSE_LAYER_CELLS
+    # is small against the paths (one pass over them per depth, ~6x less than numpy's passes
+    # at 1.25M paths), else by numpy (_pairs, which sorts when the pairs are too many)
+    dense = width * width <= min(DENSE_LAYER_CELLS, DENSE_CELLS + DENSE_PER_ROW * len(paths))
     if dense:
         keys = np.zeros(len(paths), dtype=np.int64)  # each path's pair at the last depth
         shown = np.zeros(1, dtype=np.int64)  # each pair's shown label at the last depth
