@@ -232,8 +232,9 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
     text = ["", *names, ENTRY if spec.backward else EXIT, OTHER]
     # each layer counts (node, label) pairs: compiled, in a dense array of all pairs when that
     # is small against the paths (one pass over them per depth, ~6x less than numpy's passes
-    # at 1.25M paths), else by numpy (_pairs, which sorts when the pairs are too many)
-    dense = width * width <= min(DENSE_LAYER_CELLS, DENSE_CELLS + DENSE_PER_ROW * len(paths))
+    # at 1.25M paths), else by numpy (_pairs, which sorts when the pairs are too many; also
+    # where pathwalk runs as plain Python, whose loop would be far slower than numpy)
+    dense = pathwalk.COMPILED and width * width <= min(DENSE_LAYER_CELLS, DENSE_CELLS + DENSE_PER_ROW * len(paths))
     if dense:
         keys = np.zeros(len(paths), dtype=np.int64)  # each path's pair at the last depth
         shown = np.zeros(1, dtype=np.int64)  # each pair's shown label at the last depth

@@ -228,7 +228,7 @@ def ms(dt: Any) -> int:
 
 
 # report_steps' partition key (0024: a month of t); months() relies on it and checks the
-# server still has it (tests/reports/test_sources.py fails when 0024 changes it).
+# server still has it (tests/reports/test_paths.py fails when 0024 changes it).
 PARTITION_KEY = "toYYYYMM(toDateTime(intDiv(bitShiftRight(t, 21), 1000), 'UTC'))"
 
 

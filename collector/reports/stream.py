@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports.ties import has_ties
+from collector.reports import ties
 
 # walk(columns, final) -> the first row it did not walk: the start of a container that may
 # go on in the next block (none is left over when final is set)
@@ -52,7 +52,8 @@ def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
     are put in order of the columns order_by (most significant first), which is cheaper
     here than more sort keys in the engine (ties are rare: one compiled pass per block finds them)."""
     keys, ts = cols[0], cols[1]
-    if not has_ties(keys, ts):
+    # compiled: one pass that stops at the first tie; plain Python: numpy's vectorised test
+    if not (ties.has_ties(keys, ts) if ties.COMPILED else ((keys[1:] == keys[:-1]) & (ts[1:] == ts[:-1])).any()):
         return cols
     order = np.lexsort(tuple(cols[i] for i in reversed(order_by)) + (ts, keys))
     return [c[order] if isinstance(c, np.ndarray) else [c[i] for i in order] for c in cols]

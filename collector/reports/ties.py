@@ -9,8 +9,10 @@ from __future__ import annotations
 
 try:
     import cython
+
+    COMPILED: bool = cython.compiled  # True in the extension module Cython built from this file
 except ImportError:  # plain Python: the annotations are never evaluated
-    pass
+    COMPILED = False
 
 
 def has_ties(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1]) -> bool:

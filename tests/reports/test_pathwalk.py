@@ -140,6 +140,7 @@ def test_layers_counted_by_numpy_or_by_sorting_give_the_compiled_answer(monkeypa
 
 def test_plain_python_source_gives_the_compiled_answers() -> None:
     plain = as_plain_python(pathwalk)
+    assert not plain.COMPILED  # paths.reduce then counts its layers with numpy, not this loop
     rows = journeys(random.Random(9), 60)
     keys = np.array([r[0] for r in rows], dtype=np.uint64)
     ranks = np.array([r[2] for r in rows], dtype=np.uint32)

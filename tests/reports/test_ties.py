@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from collector.reports import ties
 from collector.reports.stream import ties_ordered
@@ -33,6 +34,7 @@ def block(rng: random.Random, rows: int, tie_at: int | None) -> tuple[np.ndarray
 
 def test_a_tie_is_two_neighbours_with_the_same_key_and_time() -> None:
     plain = as_plain_python(ties)
+    assert not plain.COMPILED  # stream.ties_ordered then takes numpy's test instead of this loop
     rng = random.Random(5)
     found = {True: 0, False: 0}
     for _ in range(300):
@@ -47,7 +49,10 @@ def test_a_tie_is_two_neighbours_with_the_same_key_and_time() -> None:
     assert ties.has_ties(np.array([1, 2, 2], dtype=np.uint64), np.array([7, 7, 7], dtype=np.uint64))
 
 
-def test_tied_rows_are_put_in_the_order_of_the_named_columns() -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_tied_rows_are_put_in_the_order_of_the_named_columns(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    """Found by the compiled pass, or by numpy's test where ties.py runs as plain Python."""
+    monkeypatch.setattr(ties, "COMPILED", compiled and ties.COMPILED)
     keys = np.array([1, 1, 1, 2, 2], dtype=np.uint64)
     ts = np.array([5, 5, 6, 5, 5], dtype=np.uint64)
     mask = np.array([4, 1, 2, 2, 1], dtype=np.uint16)
