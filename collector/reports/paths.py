@@ -234,7 +234,7 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
     # is small against the paths (one pass over them per depth, ~6x less than numpy's passes
     # at 1.25M paths), else by numpy (_pairs, which sorts when the pairs are too many; also
     # where pathwalk runs as plain Python, whose loop would be far slower than numpy)
-    dense = pathwalk.COMPILED and width * width <= min(DENSE_LAYER_CELLS, DENSE_CELLS + DENSE_PER_ROW * len(paths))
+    dense = pathwalk.COMPILED and width * width <= DENSE_LAYER_CELLS and _fits_dense(width * width, len(paths))
     if dense:
         keys = np.zeros(len(paths), dtype=np.int64)  # each path's pair at the last depth
         shown = np.zeros(1, dtype=np.int64)  # each pair's shown label at the last depth
@@ -270,13 +270,18 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -
     return out
 
 
+def _fits_dense(cells: int, rows: int) -> bool:
+    """Whether counting rows into a dense array of `cells` is cheaper than sorting them."""
+    return cells <= DENSE_CELLS + DENSE_PER_ROW * rows
+
+
 def _pairs(a: np.ndarray, b: np.ndarray, width: int, weights: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (a, b) pairs (as a * width + b, sorted), each row's pair index, and each
     pair's count (or sum of weights): a dense count when the pairs' space is small, which
     it is for most sites (nodes at a depth times labels), else a sort."""
     key = a * width + b
-    if len(key) and (int(a.max()) + 1) * width <= DENSE_CELLS + DENSE_PER_ROW * len(key):
+    if len(key) and _fits_dense((int(a.max()) + 1) * width, len(key)):
         seen = np.bincount(key)
         pairs = np.flatnonzero(seen)
         index = np.zeros(len(seen), dtype=np.int64)
