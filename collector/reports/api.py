@@ -33,7 +33,7 @@ class ReportError(Exception):
 
 
 def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, Any]:
-    client = store.reader()
+    client = store.reader(row_limit=False)  # the streams hand every row of the range over
     if (spec.container == "person" or spec.segment is not None) and not has_person_view(client):
         raise ReportError(503, "person resolution is not available: footpath.events_person is missing")
     variants = ["mv", "raw"] if spec.source == "auto" else [spec.source]
@@ -56,7 +56,7 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
             else:
                 rows = client.query(sql, parameters=params).result_rows
         except ClickHouseError as e:
-            store.reset_reader()
+            store.reset_reader(row_limit=False)
             msg = str(e).split("Stack trace")[0].strip()[:1000]
             if "TIMEOUT_EXCEEDED" in msg or "Timeout exceeded" in msg:
                 raise ReportError(504, "report query ran past sql_max_seconds; narrow the date range") from None

@@ -114,7 +114,7 @@ class Store:
         self.sql_limits = sql_limits
         self._lock = threading.Lock()
         self._writer: Client | None = None
-        self._reader: Client | None = None
+        self._readers: dict[bool, Client] = {}  # by whether results are row-limited
         self._admin: Client | None = None
         self.migrated = False
         self.last_error = ""
@@ -133,11 +133,19 @@ class Store:
                 self.migrated = True
             return self._writer
 
-    def reader(self) -> Client:
-        """Read-only client: limits first, then readonly=1 so queries cannot lift them."""
+    def reader(self, row_limit: bool = True) -> Client:
+        """Read-only client: limits first, then readonly=1 so queries cannot lift them.
+        row_limit=False drops the result row limit (sql_max_rows, meant for what a user's
+        SQL returns) for internal reads whose results are consumed, not returned: the
+        reports stream every row of a range to walk it (millions), and with the limit any
+        report over 100,000 rows failed.  Time and memory limits apply to both."""
         with self._lock:
-            if self._reader is None:
+            c = self._readers.get(row_limit)
+            if c is None:
                 settings = dict(self.sql_limits)
+                if not row_limit:
+                    settings.pop("max_result_rows", None)
+                    settings.pop("result_overflow_mode", None)
                 # Reports stream rows with values computed from LowCardinality columns (label
                 # ranks); moved after the sort, as ClickHouse does by default, they are computed
                 # on sorted chunks whose dictionaries no longer help: 7M person rows of a path
@@ -149,8 +157,8 @@ class Store:
                 else:
                     settings["readonly"] = 1
                     c = connect(self.url, settings)
-                self._reader = c
-            return self._reader
+                self._readers[row_limit] = c
+            return c
 
     def admin(self) -> Client:
         with self._lock:
@@ -158,24 +166,26 @@ class Store:
                 self._admin = connect(self.url)
             return self._admin
 
-    def reset_reader(self) -> None:
+    def reset_reader(self, row_limit: bool = True) -> None:
+        """Drops the reader(row_limit) client (a failed query can leave its handle unusable)."""
         with self._lock:
-            if self._reader is not None:
+            c = self._readers.pop(row_limit, None)
+            if c is not None:
                 try:
-                    self._reader.close()
+                    c.close()
                 except Exception:  # noqa: BLE001 - closing a broken client
                     pass
-                self._reader = None
 
     def reset(self) -> None:
         with self._lock:
-            for c in (self._writer, self._reader, self._admin):
+            for c in (self._writer, *self._readers.values(), self._admin):
                 if c is not None:
                     try:
                         c.close()
                     except Exception:  # noqa: BLE001 - closing a broken client
                         pass
-            self._writer = self._reader = self._admin = None
+            self._writer = self._admin = None
+            self._readers = {}
 
     def close(self) -> None:
         self.reset()

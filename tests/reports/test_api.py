@@ -8,8 +8,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from collector.cli import main
+from collector.query.sql import sql_limits
+from collector.reports import api
+from collector.write.store import Store
 from tests.conftest import ADMIN
 from tests.reports.conftest import Env
 
@@ -134,3 +138,26 @@ def test_cli_report_commands(reports_env: Env, monkeypatch: pytest.MonkeyPatch, 
         main(["--url", "http://127.0.0.1:9", "report", "paths", "--site", site])
     assert stop.value.code == 2
     assert "no collector answers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["fallout", "paths"])
+@pytest.mark.parametrize("container", ["session", "person"])
+def test_reports_are_not_cut_by_the_sql_row_limit(reports_env: Env, engine_dir: Any, kind: str,
+                                                  container: str) -> None:
+    """sql_max_rows limits what /v1/sql returns; the reports stream every row of the range
+    through the collector, and must not fail when those are more (with the shipped
+    100,000 a report over more rows than that failed)."""
+    limited = Store("chdb://" + str(engine_dir), sql_limits(20, 10, 2 << 30))
+    site = reports_env.sites["main"]
+    assert limited.reader().query(f"SELECT count() FROM footpath.report_steps WHERE site_id = '{site}'"
+                                  ).result_rows[0][0] > 10 * 50  # the views' rows are far more than the limit
+    with pytest.raises(DatabaseError, match="TOO_MANY_ROWS|Limit for result"):  # /v1/sql's client keeps it
+        limited.reader().query(f"SELECT t FROM footpath.report_steps WHERE site_id = '{site}'")
+    body = {"site": site, **reports_env.range(), "container": container,
+            **({"steps": STEPS} if kind == "fallout" else {"depth": 3})}
+    run = api.run_fallout if kind == "fallout" else api.run_paths
+    for source in ("mv", "raw"):
+        got = run(limited, {**body, "source": source})
+        want = reports_env.report(kind, "main", {**body, "source": source})
+        strip = ("elapsed_ms", "request")
+        assert {k: v for k, v in got.items() if k not in strip} == {k: v for k, v in want.items() if k not in strip}
