@@ -19,6 +19,7 @@ from starlette.routing import Route
 from collector.reports import fallout, paths
 from collector.reports.sources import SourceError, has_person_view
 from collector.reports.spec import FalloutSpec, PathsSpec, SpecError, parse_fallout, parse_paths
+from collector.reports.stream import TooLarge
 from collector.write.store import Store
 
 log = logging.getLogger("footpath.reports")
@@ -52,9 +53,11 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
         try:
             if streamed:  # the views' sorted rows, walked block by block in compiled code
                 with client.query_column_block_stream(sql, parameters=params) as blocks:
-                    rows = module.reduce(spec, blocks, *state)
+                    rows = module.reduce(spec, blocks, *state, max_bytes=store.sql_limits.get("max_memory_usage"))
             else:
                 rows = client.query(sql, parameters=params).result_rows
+        except TooLarge as e:
+            raise ReportError(503, f"report query ran out of memory (sql_max_memory): {e}") from None
         except ClickHouseError as e:
             store.reset_reader(row_limit=False)
             msg = str(e).split("Stack trace")[0].strip()[:1000]

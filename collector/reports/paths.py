@@ -36,7 +36,7 @@ from collector.reports.sources import (
     step_condition,
 )
 from collector.reports.spec import PathsSpec
-from collector.reports.stream import ties_ordered, walk_blocks
+from collector.reports.stream import grouped, stream_order, ties_ordered, walk_blocks
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
@@ -106,14 +106,15 @@ class Source:
 
 
 def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]]:
-    """The views' rows for reduce(), sorted by container and time: c, t, the label's rank
+    """The views' rows for reduce(), by container and time (persons grouped by reduce, as
+    in fallout.stream): c, t, the label's rank
     in the site's sorted labels (read first, bound into the query, and returned: the same
     list names the ranks at the end) and the flags with the anchor bit (16)."""
     s = Source(spec, "mv", client)
     label, names = s.ranked(client)
     where = s.finish()
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl "
-           f"FROM {s.rows} WHERE {where} ORDER BY c, t")
+           f"FROM {s.rows} WHERE {where}{stream_order(spec)}")
     return sql, s.p.values, names
 
 
@@ -218,12 +219,14 @@ class _Walk:
         return int(used)
 
 
-def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str]) -> list[tuple[int, str, str, int]]:
+def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],
+           max_bytes: int | None = None) -> list[tuple[int, str, str, int]]:
     """The rows build()'s SQL returns (depth, source label, target label, count), from
     stream()'s blocks: pathwalk.walk cuts each container's sequence, then the layers are
     grouped here, depth by depth, as the SQL's stages do."""
     walk = _Walk(spec)
-    walk_blocks(blocks, (np.uint64, np.uint64, np.uint32, np.uint8), walk)
+    dtypes = (np.uint64, np.uint64, np.uint32, np.uint8)
+    walk_blocks(grouped(spec, blocks, dtypes, max_bytes), dtypes, walk)
     paths = np.concatenate(walk.paths) if walk.paths else np.zeros((0, spec.depth + 1), dtype=np.uint32)
     # ranks 1..R name labels, 0 is no label; the markers become R+1 (end) and R+2 (other)
     n = len(names)

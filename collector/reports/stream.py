@@ -6,12 +6,12 @@ block), and equal times put in the report's order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from collector.reports import ties
+from collector.reports import regroup, ties
 
 # walk(columns, final) -> the first row it did not walk: the start of a container that may
 # go on in the next block (none is left over when final is set)
@@ -26,16 +26,17 @@ def walk_blocks(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Wa
     """Feeds walk whole containers from the blocks: column i is a numpy array of dtypes[i]
     (None: a list, e.g. strings), read in place from the client's array (so the query must
     give plain numeric types: a LowCardinality number comes as a list, and fails here);
-    column 0 is the container key, sorted.  Only the carried
-    container's own rows are copied, up to its last row in the next block, which
-    searchsorted finds since the keys are sorted."""
+    column 0 is the container key: each container's rows together (sorted by key, as the
+    engine gives them, or grouped as regrouped() gives them).  Only the carried
+    container's own rows are copied: the next block's leading rows with its key."""
     carry: list[Any] | None = None
     for block in blocks:
         cols = [list(c) if dt is None else np.frombuffer(c, dtype=dt) for c, dt in zip(block, dtypes, strict=True)]
         if not len(cols[0]):
             continue
         if carry is not None:
-            j = int(np.searchsorted(cols[0], carry[0][0], side="right"))
+            other = cols[0] != carry[0][0]
+            j = int(other.argmax()) if other.any() else len(cols[0])
             if j == len(cols[0]):  # the carried container fills this block too
                 carry = _join(carry, cols)
                 continue
@@ -47,6 +48,61 @@ def walk_blocks(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Wa
         walk(carry, True)
 
 
+def stream_order(spec: Any) -> str:
+    """The ORDER BY of a report's stream: sessions come off the disk in (ck, t) order, which
+    the engine keeps by reading in order; persons are grouped by regrouped() instead."""
+    return "" if spec.container == "person" else " ORDER BY c, t"
+
+
+class TooLarge(Exception):
+    """The rows regrouped() would hold pass the memory limit of one report query."""
+
+
+def grouped(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any],
+            max_bytes: int | None = None) -> Iterable[Sequence[Any]]:
+    """The stream's blocks with each container's rows together (see stream_order)."""
+    return regrouped(blocks, dtypes, max_bytes=max_bytes) if spec.container == "person" else blocks
+
+
+def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int = 65536,
+              max_bytes: int | None = None) -> Iterator[list[Any]]:
+    """The blocks of a stream whose rows come as runs of one container in rising time, in
+    any order (a person report read in report_steps' session order, with no ORDER BY), as
+    blocks for walk_blocks in which each container's rows are together and in time order
+    (regroup.py does in the collector what the engine's sort by person did).  Needs every
+    row first: the last block may hold another run of the first block's person.  Numeric
+    columns only; column 0 the container key, column 1 the time.
+
+    Holding every row here, not in the engine, takes the query's memory limit along:
+    TooLarge once the rows and their copies (blocks, joined, permuted, two index arrays)
+    would pass max_bytes (sql_max_memory), as the engine's sort would have failed."""
+    assert None not in dtypes, "regrouped() takes numeric columns only"
+    per_row = 3 * sum(np.dtype(dt).itemsize for dt in dtypes) + 16
+    parts, rows = [], 0
+    for block in blocks:
+        part = [np.frombuffer(c, dtype=dt) for c, dt in zip(block, dtypes, strict=True)]
+        if len(part[0]):
+            parts.append(part)
+            rows += len(part[0])
+            if max_bytes and rows * per_row > max_bytes:
+                raise TooLarge(f"{rows:,} rows need more than {max_bytes:,} bytes to group by person")
+    if not parts:
+        return
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(len(dtypes))] if len(parts) > 1 else parts[0]
+    keys, ts = cols[0], cols[1]
+    n = len(keys)
+    starts = np.empty(n + 1, dtype=np.int64)
+    runs = regroup.run_starts(keys, ts, starts)
+    starts = starts[:runs + 1]
+    run_keys = keys[starts[:-1]]
+    order = np.argsort(run_keys).astype(np.int64, copy=False)
+    perm = np.empty(n, dtype=np.int64)
+    regroup.permutation(ts, starts, order, np.ascontiguousarray(run_keys[order]), perm, np.empty(n, dtype=np.int64))
+    cols = [c[perm] for c in cols]
+    for a in range(0, n, chunk):
+        yield [c[a:a + chunk] for c in cols]
+
+
 def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
     """The engine sorts by (container, time) only; rows of one container with equal times
     are put in order of the columns order_by (most significant first), which is cheaper
@@ -55,5 +111,8 @@ def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
     # compiled: one pass that stops at the first tie; plain Python: numpy's vectorised test
     if not (ties.has_ties(keys, ts) if ties.COMPILED else ((keys[1:] == keys[:-1]) & (ts[1:] == ts[:-1])).any()):
         return cols
-    order = np.lexsort(tuple(cols[i] for i in reversed(order_by)) + (ts, keys))
+    # containers stay where they are (by their position, not their key: regrouped() gives
+    # them unsorted, and walk_blocks carries the block's tail by position)
+    at = np.cumsum(np.r_[False, keys[1:] != keys[:-1]])
+    order = np.lexsort(tuple(cols[i] for i in reversed(order_by)) + (ts, at))
     return [c[order] if isinstance(c, np.ndarray) else [c[i] for i in order] for c in cols]

@@ -1,0 +1,134 @@
+"""Person reports read report_steps in session order and group each person's rows
+themselves (collector/reports/regroup.py, stream.regrouped): whatever order the runs come
+in and however the blocks cut them, every person's rows end up together and in time
+order, no row lost or doubled, compiled and as plain Python alike; walk_blocks and
+ties_ordered work on containers that are grouped but not sorted by key."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
+
+from collector.reports import regroup, stream
+from collector.reports.stream import regrouped, ties_ordered, walk_blocks
+from tests.reports.conftest import as_plain_python
+
+Row = tuple[int, int, int]  # key, time, payload
+
+
+def sessions(rng: random.Random, persons: int) -> list[list[Row]]:
+    """Each person's rows split into 1-4 sessions (runs in rising time) whose times
+    interleave; some times repeat inside a person (equal times from two devices)."""
+    runs: list[list[Row]] = []
+    for _ in range(persons):
+        key = rng.getrandbits(64) or 1
+        rows = sorted((rng.randrange(50), rng.randrange(1000)) for _i in range(rng.randrange(1, 12)))
+        cut = [[] for _ in range(rng.randrange(1, 5))]
+        for t, payload in rows:
+            rng.choice(cut).append((key, t, payload))
+        runs += [r for r in cut if r]
+    rng.shuffle(runs)
+    return runs
+
+
+def blocks_of(rows: list[Row], rng: random.Random) -> list[list[np.ndarray]]:
+    """The rows as engine blocks cut anywhere (inside runs too), some empty."""
+    out, a = [], 0
+    while a < len(rows):
+        b = a + rng.randrange(0, 40)
+        part = rows[a:b]
+        out.append([np.array([r[i] for r in part], dtype=np.uint64) for i in range(3)])
+        a = b
+    return out
+
+
+def collect(chunks: Any) -> list[Row]:
+    return [row for c in chunks for row in zip(*(x.tolist() for x in c), strict=True)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_persons_rows_end_up_together_and_in_time_order(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    rng = random.Random(seed)
+    runs = sessions(rng, rng.choice([1, 5, 60, 400]))
+    rows = [r for run in runs for r in run]
+    blocks = blocks_of(rows, rng)
+    got = collect(regrouped(blocks, (np.uint64,) * 3, chunk=rng.choice([1, 7, 64, 100_000])))
+    assert sorted(got) == sorted(rows)  # no row lost, none doubled
+    # each key once as a contiguous stretch, its times never going back
+    stretches = [k for i, (k, _, _) in enumerate(got) if i == 0 or got[i - 1][0] != k]
+    assert len(stretches) == len(set(stretches)) == len({r[0] for r in rows})
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for k, t, _ in got:
+        by_key[k].append(t)
+    assert all(ts == sorted(ts) for ts in by_key.values())
+    # persons whose rows came as one run (same key, time never going back) lead, as they
+    # came; the others follow
+    run_count: dict[int, int] = defaultdict(int)
+    for i, (k, t, _) in enumerate(rows):
+        if i == 0 or rows[i - 1][0] != k or rows[i - 1][1] > t:
+            run_count[k] += 1
+    one_run = {k for k, n in run_count.items() if n == 1}
+    assert one_run or len(run_count) < 10  # both kinds are exercised
+    assert got[:sum(len(by_key[k]) for k in one_run)] == [r for r in rows if r[0] in one_run]
+    # plain Python gives the same order
+    monkeypatch.setattr(stream, "regroup", as_plain_python(regroup))
+    assert collect(regrouped(blocks, (np.uint64,) * 3, chunk=50)) == got
+
+
+def test_a_run_ends_where_the_person_changes_or_time_goes_back() -> None:
+    keys = np.array([7, 7, 7, 3, 3, 7, 7], dtype=np.uint64)
+    ts = np.array([1, 5, 5, 2, 1, 0, 9], dtype=np.uint64)
+    for mod in (regroup, as_plain_python(regroup)):
+        out = np.zeros(len(keys) + 1, dtype=np.int64)
+        assert mod.run_starts(keys, ts, out) == 4
+        assert out[:5].tolist() == [0, 3, 4, 5, 7]
+        assert mod.run_starts(keys[:0], ts[:0], out) == 0 and out[0] == 0
+
+
+def test_no_rows_give_no_blocks() -> None:
+    empty = [np.zeros(0, dtype=np.uint64)] * 3
+    assert list(regrouped([empty, empty], (np.uint64,) * 3)) == []
+
+
+def test_walk_blocks_carries_a_container_across_blocks_when_keys_are_not_sorted() -> None:
+    seen: list[tuple[int, list[int]]] = []
+
+    def walk(cols: list[Any], final: bool) -> int:
+        keys, ts = cols[0].tolist(), cols[1].tolist()
+        a = 0
+        while a < len(keys):
+            b = a
+            while b < len(keys) and keys[b] == keys[a]:
+                b += 1
+            if b == len(keys) and not final:
+                return a
+            seen.append((keys[a], ts[a:b]))
+            a = b
+        return len(keys)
+
+    blocks = [[np.array(k, dtype=np.uint64), np.array(t, dtype=np.uint64)] for k, t in
+              (([9, 5, 5], [1, 1, 2]), ([5, 5], [3, 4]), ([5, 2, 2], [5, 1, 2]), ([2], [3]), ([8], [1]))]
+    walk_blocks(blocks, (np.uint64, np.uint64), walk)
+    assert seen == [(9, [1]), (5, [1, 2, 3, 4, 5]), (2, [1, 2, 3]), (8, [1])]
+
+
+def test_tied_rows_are_ordered_inside_their_container_which_keeps_its_place() -> None:
+    keys = np.array([3, 3, 1, 1, 2], dtype=np.uint64)
+    ts = np.array([5, 5, 5, 5, 4], dtype=np.uint64)
+    mask = np.array([2, 1, 2, 1, 1], dtype=np.uint16)
+    out = ties_ordered([keys, ts, mask], (2,))
+    assert [x.tolist() for x in out] == [[3, 3, 1, 1, 2], [5, 5, 5, 5, 4], [1, 2, 1, 2, 1]]
+
+
+def test_the_query_memory_limit_bounds_the_rows_held() -> None:
+    """The rows are held here instead of in the engine's sort, so the report query's memory
+    limit comes along: 100 rows of three 8-byte columns (3 copies + 16 bytes of indexes
+    each, 8,800 bytes) pass under 8,800 bytes and not under 8,799."""
+    rows = [np.arange(100, dtype=np.uint64)] * 3
+    assert len(collect(regrouped([rows], (np.uint64,) * 3, max_bytes=8_800))) == 100
+    with pytest.raises(stream.TooLarge, match="100 rows"):
+        list(regrouped([rows], (np.uint64,) * 3, max_bytes=8_799))
