@@ -1,8 +1,9 @@
-"""Reports on the views read the site's rows as the engine streams them, sorted by container
-key and time, and walk them in compiled code (funnel.py for fallout, pathwalk.py for
-paths).  This module is the part both share: the engine's column blocks as numpy arrays,
-whole containers per walk (a container cut by a block boundary is carried into the next
-block), and equal times put in the report's order."""
+"""Reports on the views read the site's rows as the engine streams them, by container key
+and time (sessions in storage order; persons grouped here, regrouped()), and walk them in
+compiled code (funnel.py for fallout, pathwalk.py for paths).  This module is the part
+both share: the engine's column blocks as numpy arrays, whole containers per walk (a
+container cut by a block boundary is carried into the next block), and equal times put
+in the report's order."""
 
 from __future__ import annotations
 
