@@ -90,16 +90,19 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
     if not parts:
         return
     cols = [np.concatenate([p[i] for p in parts]) for i in range(len(dtypes))] if len(parts) > 1 else parts[0]
-    keys, ts = cols[0], cols[1]
-    n = len(keys)
+    del parts  # the engine's blocks: joined now
+    n = len(cols[0])
     starts = np.empty(n + 1, dtype=np.int64)
-    runs = regroup.run_starts(keys, ts, starts)
+    runs = regroup.run_starts(cols[0], cols[1], starts)
     starts = starts[:runs + 1]
-    run_keys = keys[starts[:-1]]
+    run_keys = cols[0][starts[:-1]]
     order = np.argsort(run_keys).astype(np.int64, copy=False)
     perm = np.empty(n, dtype=np.int64)
-    regroup.permutation(ts, starts, order, np.ascontiguousarray(run_keys[order]), perm, np.empty(n, dtype=np.int64))
+    regroup.permutation(cols[1], starts, order, np.ascontiguousarray(run_keys[order]), perm,
+                        np.empty(n, dtype=np.int64))
+    del starts, run_keys, order
     cols = [c[perm] for c in cols]
+    del perm
     for a in range(0, n, chunk):
         yield [c[a:a + chunk] for c in cols]
 
