@@ -157,12 +157,11 @@ def fast_message(raw: Any) -> Msg | None:  # noqa: C901 - one flat pass is the p
     if t == "track" and not ev:
         return None
     if t == "alias":
-        if not m.userId or not m.previousId:
-            return None
-    elif t == "group":
-        if not m.groupId:
-            return None
-    elif not m.userId and not m.anonymousId and not (t in ("page", "track", "screen") and m.consent == "denied"):
+        return m if m.userId and m.previousId else None
+    if t == "group" and not m.groupId:
+        return None
+    # a group with its groupId still needs an id, as every type but alias does
+    if not m.userId and not m.anonymousId and not (t in ("page", "track", "screen") and m.consent == "denied"):
         return None
     return m
 

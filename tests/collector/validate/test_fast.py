@@ -3,7 +3,7 @@ everything it declines still gets pydantic's verdict (parse_message)."""
 
 import json
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.validate.fast import Msg, fast_message, parse_message
@@ -88,6 +88,10 @@ MESSAGES = st.one_of(near_valid(), RANDOM_MESSAGES)
 
 @settings(max_examples=3000, deadline=None)
 @given(MESSAGES)
+# found by this test: a group with its groupId still needs a userId or an anonymousId
+@example({"type": "group", "groupId": "0"})
+@example({"type": "group", "groupId": "0", "anonymousId": "a"})
+@example({"type": "group", "userId": "u"})
 def test_fast_path_agrees_with_pydantic(raw):
     fast = fast_message(raw)
     model, fld, reason = validate_message(raw)
