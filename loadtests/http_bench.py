@@ -9,8 +9,9 @@ write-ahead buffer with the chosen fsync policy) run under uvicorn pinned to one
 and repetition (--repeat N), so the ratio of each pair is measured a minute apart at most.
 Scenarios: single messages, and batches of 20.  Then a latency run at 70 % of the
 collector's maximum rate (wrk2's fixed rate is not in Debian's wrk: 32 connections each
-pause before every request through wrk's `delay` hook, the pause calibrated by two short
-runs so that the rate served is the rate aimed at; the output gives both).
+pause before every request through wrk's `delay` hook, the pause found by short runs
+(regula falsi, `paced`) until the rate served is within 3 % of the aim; the output gives
+both and the calibration steps).
 Prints requests/s, events/s, p50/p99 and the collector/bare ratio."""
 
 from __future__ import annotations
