@@ -43,7 +43,7 @@ from collector.reports.sources import (
     window_packed,
 )
 from collector.reports.spec import FalloutSpec
-from collector.reports.stream import grouped, stream_order, ties_ordered, walk_blocks
+from collector.reports.stream import stream_order, ties_ordered, walk_stream
 
 OTHER = "(other)"
 NONE = "(none)"
@@ -174,7 +174,7 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
     with a breakdown the value's number on step-1 rows (its position in the list returned,
     from 1).  Sessions come off the disk in this order (report_steps is sorted by site, ck,
     t; the engine merges its reading threads' runs); persons come in session order and
-    reduce groups them (stream.stream_order, stream.regrouped).  Rows
+    reduce puts them together (stream.stream_order, stream.walk_persons).  Rows
     of equal time are put in mask order by reduce, which is cheaper than a third sort key
     here (-20 % of the engine's CPU).
 
@@ -206,6 +206,7 @@ class _Walk:
     """Collects funnel.walk's per-container results over the blocks of one stream."""
 
     def __init__(self, spec: FalloutSpec):
+        self.spec = spec
         self.n = len(spec.steps)
         self.window = window_packed(spec.window_seconds * 1000)
         self.strict = spec.mode == "strict"
@@ -213,6 +214,7 @@ class _Walk:
         self.levels: list[np.ndarray] = []
         self.gaps: list[np.ndarray] = []  # per block: step k to k+1 in ms, one row per k
         self.values: list[np.ndarray] = []  # the breakdown value's number, per container
+        self.at: list[np.ndarray] = []  # each container's first step-1 row (stream.Walker)
 
     def __call__(self, cols: list[Any], final: bool) -> int:
         cols = ties_ordered(cols, (2,))  # equal times go by mask, as the SQL's array sort does
@@ -223,17 +225,33 @@ class _Walk:
         self.gaps.append((tm[:count, 1:] - tm[:count, :-1]).T)  # while the block's times are in cache
         if self.breakdown:
             self.values.append(cols[3][first[:count]])
+        self.at.append(first[:count])
         return int(used)
+
+    def fresh(self) -> _Walk:
+        return _Walk(self.spec)
+
+    def keep(self, masks: Sequence[np.ndarray]) -> None:
+        self.levels = [x[m] for x, m in zip(self.levels, masks, strict=True)]
+        self.gaps = [x[:, m] for x, m in zip(self.gaps, masks, strict=True)]
+        self.values = [x[m] for x, m in zip(self.values, masks, strict=True)] if self.breakdown else []
+        self.at = [x[m] for x, m in zip(self.at, masks, strict=True)]
+
+    def extend(self, other: _Walk) -> None:
+        self.levels += other.levels
+        self.gaps += other.gaps
+        self.values += other.values
+        self.at += other.at
 
 
 def reduce(spec: FalloutSpec, blocks: Iterable[Sequence[Any]], values: Sequence[str] = (),
            max_bytes: int | None = None) -> list[list[Any]]:
     """The rows build()'s SQL returns, from stream()'s blocks: funnel.walk per container,
     then counts and medians per breakdown value in numpy (values: stream()'s list;
-    max_bytes: the memory limit of grouping persons, stream.regrouped)."""
+    max_bytes: the memory limit of grouping persons, stream.walk_persons)."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint16, *([np.uint32] if spec.breakdown else []))
-    walk_blocks(grouped(spec, blocks, dtypes, max_bytes), dtypes, walk)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes)
     return _aggregate(spec, walk, values)
 
 

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 try:
     import cython
-except ImportError:  # plain Python: the annotations are never evaluated
-    pass
+except ImportError:  # plain Python without Cython: the annotations are never evaluated
+    import contextlib
+    import types
+
+    cython = types.SimpleNamespace(nogil=contextlib.nullcontext())
 
 import numpy as np
 
@@ -56,89 +59,90 @@ def walk(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1], ms: cython.usho
     x: cython.ulonglong
     prev: cython.ulonglong
     mm: cython.uint
-    while a < rows:
-        b = a + 1
-        while b < rows and keys[b] == keys[a]:
-            b += 1
-        if b == rows and not final:
-            break
-        first = -1
-        if strict:
-            best = -1
-            lvl = 0
-            best_last = 0
-            for p in range(a, b):
-                if not ms[p] & 1:
-                    continue
-                if first < 0:
-                    first = p
-                k = 2
-                while k <= n:
+    with cython.nogil:  # C values only: another thread may run Python meanwhile (stream.py)
+        while a < rows:
+            b = a + 1
+            while b < rows and keys[b] == keys[a]:
+                b += 1
+            if b == rows and not final:
+                break
+            first = -1
+            if strict:
+                best = -1
+                lvl = 0
+                best_last = 0
+                for p in range(a, b):
+                    if not ms[p] & 1:
+                        continue
+                    if first < 0:
+                        first = p
+                    k = 2
+                    while k <= n:
+                        q = p + k - 1
+                        if q < b and (ms[q] >> (k - 1)) & 1 and ts[q] <= ts[p] + window:
+                            k += 1
+                        else:
+                            break
+                    k -= 1  # this start's level
                     q = p + k - 1
-                    if q < b and (ms[q] >> (k - 1)) & 1 and ts[q] <= ts[p] + window:
-                        k += 1
-                    else:
-                        break
-                k -= 1  # this start's level
-                q = p + k - 1
-                if k > lvl or (k == lvl and (q < best_last or (q == best_last and p > best))):
-                    best = p
-                    lvl = k
-                    best_last = q
-            if first >= 0:
-                for k in range(n):
-                    tm_out[out, k] = (ts[best + k] >> 21) if k < lvl else 0
-        else:
-            for k in range(n + 1):
-                s[k] = 0
-                f[k] = 0
-            for i in range(a, b):
-                x = ts[i]
-                mm = ms[i]
-                if mm == 1:  # the common row, a step-1 match only: no chain to extend
-                    s[1] = x
-                    if first < 0:
-                        first = i
-                    continue
-                k = n
-                while k >= 2:  # downwards: S[k-1] is still the value from before this row
-                    if (mm >> (k - 1)) & 1:
-                        prev = s[k - 1]
-                        if prev != 0 and x <= prev + window:
-                            if f[k] == 0:
-                                f[k] = prev
-                            s[k] = prev
-                    k -= 1
-                if mm & 1:
-                    s[1] = x
-                    if first < 0:
-                        first = i
-            if first >= 0:
-                lvl = 1
-                k = n
-                while k >= 2:
-                    if f[k] != 0:
+                    if k > lvl or (k == lvl and (q < best_last or (q == best_last and p > best))):
+                        best = p
                         lvl = k
-                        break
-                    k -= 1
-                x = f[lvl] if lvl >= 2 else s[1]  # the chain's start
-                q = a  # the first step-1 row at the start time (others may share it)
-                while ts[q] != x or not ms[q] & 1:
-                    q += 1
-                tm_out[out, 0] = ts[q] >> 21
-                for k in range(1, n):
-                    if k < lvl:
+                        best_last = q
+                if first >= 0:
+                    for k in range(n):
+                        tm_out[out, k] = (ts[best + k] >> 21) if k < lvl else 0
+            else:
+                for k in range(n + 1):
+                    s[k] = 0
+                    f[k] = 0
+                for i in range(a, b):
+                    x = ts[i]
+                    mm = ms[i]
+                    if mm == 1:  # the common row, a step-1 match only: no chain to extend
+                        s[1] = x
+                        if first < 0:
+                            first = i
+                        continue
+                    k = n
+                    while k >= 2:  # downwards: S[k-1] is still the value from before this row
+                        if (mm >> (k - 1)) & 1:
+                            prev = s[k - 1]
+                            if prev != 0 and x <= prev + window:
+                                if f[k] == 0:
+                                    f[k] = prev
+                                s[k] = prev
+                        k -= 1
+                    if mm & 1:
+                        s[1] = x
+                        if first < 0:
+                            first = i
+                if first >= 0:
+                    lvl = 1
+                    k = n
+                    while k >= 2:
+                        if f[k] != 0:
+                            lvl = k
+                            break
+                        k -= 1
+                    x = f[lvl] if lvl >= 2 else s[1]  # the chain's start
+                    q = a  # the first step-1 row at the start time (others may share it)
+                    while ts[q] != x or not ms[q] & 1:
                         q += 1
-                        while not (ms[q] >> k) & 1:
+                    tm_out[out, 0] = ts[q] >> 21
+                    for k in range(1, n):
+                        if k < lvl:
                             q += 1
-                        tm_out[out, k] = ts[q] >> 21
-                    else:
-                        tm_out[out, k] = 0
-        if first >= 0:
-            lvl_out[out] = lvl
-            first_out[out] = first
-            out += 1
-        a = b
+                            while not (ms[q] >> k) & 1:
+                                q += 1
+                            tm_out[out, k] = ts[q] >> 21
+                        else:
+                            tm_out[out, k] = 0
+            if first >= 0:
+                lvl_out[out] = lvl
+                first_out[out] = first
+                out += 1
+            a = b
     return a, out
 
 

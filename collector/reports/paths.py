@@ -36,7 +36,7 @@ from collector.reports.sources import (
     step_condition,
 )
 from collector.reports.spec import PathsSpec
-from collector.reports.stream import grouped, stream_order, ties_ordered, walk_blocks
+from collector.reports.stream import stream_order, ties_ordered, walk_stream
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
@@ -205,18 +205,32 @@ class _Walk:
     """Collects pathwalk.walk's cut sequences over the blocks of one stream."""
 
     def __init__(self, spec: PathsSpec):
+        self.spec = spec
         self.depth = spec.depth
         self.collapse = spec.collapse_repeats
         self.anchor = 0 if spec.anchor is None else 2 if spec.backward else 1
         self.paths: list[np.ndarray] = []
+        self.at: list[np.ndarray] = []  # each path's container's first row (stream.Walker)
 
     def __call__(self, cols: list[Any], final: bool) -> int:
         cols = ties_ordered(cols, (2, 3))  # equal times: by label, then flags, as the SQL's sort
-        out, z = pathwalk.outputs(len(cols[0]), self.depth)
+        out, at, z = pathwalk.outputs(len(cols[0]), self.depth)
         used, count = pathwalk.walk(cols[0], cols[2], cols[3], self.depth, self.collapse, self.anchor, final,
-                                    out, z)
+                                    out, at, z)
         self.paths.append(out[:count])
+        self.at.append(at[:count])
         return int(used)
+
+    def fresh(self) -> _Walk:
+        return _Walk(self.spec)
+
+    def keep(self, masks: Sequence[np.ndarray]) -> None:
+        self.paths = [x[m] for x, m in zip(self.paths, masks, strict=True)]
+        self.at = [x[m] for x, m in zip(self.at, masks, strict=True)]
+
+    def extend(self, other: _Walk) -> None:
+        self.paths += other.paths
+        self.at += other.at
 
 
 def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],
@@ -226,7 +240,7 @@ def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],
     grouped here, depth by depth, as the SQL's stages do."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint32, np.uint8)
-    walk_blocks(grouped(spec, blocks, dtypes, max_bytes), dtypes, walk)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes)
     paths = np.concatenate(walk.paths) if walk.paths else np.zeros((0, spec.depth + 1), dtype=np.uint32)
     # ranks 1..R name labels, 0 is no label; the markers become R+1 (end) and R+2 (other)
     n = len(names)

@@ -1,6 +1,6 @@
 """Reports on the views read the site's rows as the engine streams them, by container key
-and time (sessions in storage order; persons grouped here, regrouped()), and walk them in
-compiled code (funnel.py for fallout, pathwalk.py for paths).  This module is the part
+and time (sessions in storage order; persons put together here, walk_persons), and walk
+them in compiled code (funnel.py for fallout, pathwalk.py for paths).  This module is the part
 both share: the engine's column blocks as numpy arrays, whole containers per walk (a
 container cut by a block boundary is carried into the next block), and equal times put
 in the report's order."""
@@ -8,7 +8,8 @@ in the report's order."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,33 +52,48 @@ def walk_blocks(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Wa
 
 def stream_order(spec: Any) -> str:
     """The ORDER BY of a report's stream: sessions come off the disk in (ck, t) order, which
-    the engine keeps by reading in order; persons are grouped by regrouped() instead."""
+    the engine keeps by reading in order; persons are put together by walk_persons instead."""
     return "" if spec.container == "person" else " ORDER BY c, t"
 
 
+class Walker(Protocol):
+    """A report's Walk that keeps its results per call, one per container it counted (the
+    fallout's levels, the paths' cut sequences), so walk_persons can run two at once and
+    take some results back."""
+
+    at: list[np.ndarray]  # per call: for each result, a row (in that call's columns) of its container
+
+    def __call__(self, cols: list[Any], final: bool) -> int: ...
+
+    def fresh(self) -> Walker:
+        """An empty walker for the same report."""
+
+    def keep(self, masks: Sequence[np.ndarray]) -> None:
+        """Keeps, of each call's results, those its mask (one per call) selects."""
+
+    def extend(self, other: Walker) -> None:
+        """Adds other's results to these."""
+
+
+def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
+                max_bytes: int | None = None) -> None:
+    """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes."""
+    if spec.container == "person":
+        walk_persons(blocks, dtypes, walk, max_bytes)
+    else:
+        walk_blocks(blocks, dtypes, walk)
+
+
 class TooLarge(Exception):
-    """The rows regrouped() would hold pass the memory limit of one report query."""
+    """The rows a person report would hold pass the memory limit of one report query."""
 
 
-def grouped(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any],
-            max_bytes: int | None = None) -> Iterable[Sequence[Any]]:
-    """The stream's blocks with each container's rows together (see stream_order)."""
-    return regrouped(blocks, dtypes, max_bytes=max_bytes) if spec.container == "person" else blocks
-
-
-def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int = 65536,
-              max_bytes: int | None = None) -> Iterator[list[Any]]:
-    """The blocks of a stream whose rows come as runs of one container in rising time, in
-    any order (a person report read in report_steps' session order, with no ORDER BY), as
-    blocks for walk_blocks in which each container's rows are together and in time order
-    (regroup.py does in the collector what the engine's sort by person did).  Needs every
-    row first: the last block may hold another run of the first block's person.  Numeric
-    columns only; column 0 the container key, column 1 the time.
-
-    Holding every row here, not in the engine, takes the query's memory limit along:
-    TooLarge once the rows and their copies (blocks, joined, permuted, two index arrays)
-    would pass max_bytes (sql_max_memory), as the engine's sort would have failed."""
-    assert None not in dtypes, "regrouped() takes numeric columns only"
+def _held(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], max_bytes: int | None) -> list[np.ndarray] | None:
+    """Every row of the stream, joined (None: no rows).  Holding them here, not in the
+    engine, takes the query's memory limit along: TooLarge once the rows and their copies
+    (blocks, joined, regrouped) and two index arrays would pass max_bytes (sql_max_memory),
+    as the engine's sort by person would have failed."""
+    assert None not in dtypes, "person reports take numeric columns only"
     per_row = 3 * sum(np.dtype(dt).itemsize for dt in dtypes) + 16
     parts, rows = [], 0
     for block in blocks:
@@ -88,9 +104,14 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
             if max_bytes and rows * per_row > max_bytes:
                 raise TooLarge(f"{rows:,} rows need more than {max_bytes:,} bytes to group by person")
     if not parts:
-        return
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(len(dtypes))] if len(parts) > 1 else parts[0]
-    del parts  # the engine's blocks: joined now
+        return None
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(dtypes))] if len(parts) > 1 else parts[0]
+
+
+def _shared(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The persons with several runs (regroup.py): the permutation that puts their rows
+    together, each person's runs merged by time, and per row 1 where the row's person has
+    several runs, else 0.  Column 0 the person key, column 1 the time."""
     n = len(cols[0])
     starts = np.empty(n + 1, dtype=np.int64)
     runs = regroup.run_starts(cols[0], cols[1], starts)
@@ -98,13 +119,83 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
     run_keys = cols[0][starts[:-1]]
     order = np.argsort(run_keys).astype(np.int64, copy=False)
     perm = np.empty(n, dtype=np.int64)
-    regroup.permutation(cols[1], starts, order, np.ascontiguousarray(run_keys[order]), perm,
-                        np.empty(n, dtype=np.int64))
-    del starts, run_keys, order
-    cols = [c[perm] for c in cols]
-    del perm
-    for a in range(0, n, chunk):
+    shared = np.zeros(n, dtype=np.uint8)
+    rows = regroup.merged(cols[1], starts, order, np.ascontiguousarray(run_keys[order]), perm,
+                          np.empty(n, dtype=np.int64), shared)
+    return perm[:rows], shared
+
+
+def _chunks(cols: list[np.ndarray], chunk: int) -> Iterator[list[np.ndarray]]:
+    for a in range(0, len(cols[0]), chunk):
         yield [c[a:a + chunk] for c in cols]
+
+
+def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int = 65536,
+              max_bytes: int | None = None) -> Iterator[list[Any]]:
+    """The blocks of a stream whose rows come as runs of one container in rising time, in
+    any order (a person report read in report_steps' session order, with no ORDER BY), as
+    blocks for walk_blocks in which each container's rows are together and in time order:
+    the one-run persons' rows as they came, then the others' (regroup.py does in the
+    collector what the engine's sort by person did).  walk_persons walks the same rows
+    without laying them out again.  Needs every row first: the last block may hold
+    another run of the first block's person.  Numeric columns only; column 0 the container
+    key, column 1 the time.  TooLarge as _held."""
+    cols = _held(blocks, dtypes, max_bytes)
+    if cols is None:
+        return
+    perm, shared = _shared(cols)
+    perm = np.concatenate((np.flatnonzero(shared == 0), perm))
+    yield from _chunks([c[perm] for c in cols], chunk)
+
+
+class _Placed:
+    """A Walk that notes where each call's rows start among all rows walked."""
+
+    def __init__(self, walk: Walk):
+        self.walk = walk
+        self.rows = 0
+        self.bases: list[int] = []
+
+    def __call__(self, cols: list[Any], final: bool) -> int:
+        used = self.walk(cols, final)
+        self.bases.append(self.rows)
+        self.rows += used
+        return used
+
+
+def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
+                 max_bytes: int | None = None, chunk: int = 65536) -> None:
+    """Walks a person report's stream as walk_blocks(regrouped(...)) would, on two threads.
+
+    The rows of a person who came as one run need no moving: they are walked where they
+    came (a container there is a run of equal keys, exactly that person's rows), while the
+    second thread finds the persons with several runs and merges their rows (_shared).
+    Those rows are then walked, half on each thread, with walkers of their own; the first
+    walk's results for those persons (walked as whatever their rows looked like where they
+    came) are dropped.  The compiled walks and merge release the GIL, as numpy's sort and
+    gathers do, so the threads run on both cores."""
+    cols = _held(blocks, dtypes, max_bytes)
+    if cols is None:
+        return
+    placed = _Placed(walk)
+    halves = (walk.fresh(), walk.fresh())
+
+    def walk_rows(rows: np.ndarray, into: Walker) -> None:
+        walk_blocks(_chunks([c[rows] for c in cols], chunk), dtypes, into)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="report") as pool:
+        found = pool.submit(_shared, cols)
+        walk_blocks(_chunks(cols, chunk), dtypes, placed)
+        perm, shared = found.result()
+        cut = len(perm) // 2  # moved on to where a person starts
+        while 0 < cut < len(perm) and cols[0][perm[cut]] == cols[0][perm[cut - 1]]:
+            cut += 1
+        first = pool.submit(walk_rows, perm[:cut], halves[0])
+        walk_rows(perm[cut:], halves[1])
+        first.result()
+    walk.keep([shared[base + at] == 0 for base, at in zip(placed.bases, walk.at, strict=True)])
+    for half in halves:
+        walk.extend(half)
 
 
 def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
@@ -115,8 +206,8 @@ def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
     # compiled: one pass that stops at the first tie; plain Python: numpy's vectorised test
     if not (ties.has_ties(keys, ts) if ties.COMPILED else ((keys[1:] == keys[:-1]) & (ts[1:] == ts[:-1])).any()):
         return cols
-    # containers stay where they are (by their position, not their key: regrouped() gives
-    # them unsorted, and walk_blocks carries the block's tail by position)
+    # containers stay where they are (by their position, not their key: person reports
+    # come unsorted, and walk_blocks carries the block's tail by position)
     at = np.cumsum(np.r_[False, keys[1:] != keys[:-1]])
     order = np.lexsort(tuple(cols[i] for i in reversed(order_by)) + (ts, at))
     return [c[order] if isinstance(c, np.ndarray) else [c[i] for i in order] for c in cols]

@@ -148,12 +148,14 @@ def test_plain_python_source_gives_the_compiled_answers() -> None:
     for depth, _, collapse, anchor in CASES:
         got = []
         for mod in (pathwalk, plain):
-            out, z = mod.outputs(len(rows), depth)
+            out, at, z = mod.outputs(len(rows), depth)
             used, count = mod.walk(keys, ranks, flags, depth, collapse, {None: 0, "start": 1, "end": 2}[anchor],
-                                   True, out, z)
-            got.append((int(used), int(count), out[:count].tolist()))
+                                   True, out, at, z)
+            got.append((int(used), int(count), out[:count].tolist(), at[:count].tolist()))
         assert got[0] == got[1]
         assert got[0][1] > 10
+        starts = got[0][3]  # each path's container's first row
+        assert starts == sorted(starts) and all(a == 0 or keys[a] != keys[a - 1] for a in starts)
         out = np.ascontiguousarray(out[:count])
         width = len(NAMES) + 3
         layers = []

@@ -1,8 +1,9 @@
 """Person reports read report_steps in session order and group each person's rows
-themselves (collector/reports/regroup.py, stream.regrouped): whatever order the runs come
-in and however the blocks cut them, every person's rows end up together and in time
-order, no row lost or doubled, compiled and as plain Python alike; walk_blocks and
-ties_ordered work on containers that are grouped but not sorted by key."""
+themselves (collector/reports/regroup.py, stream.regrouped and stream.walk_persons):
+whatever order the runs come in and however the blocks cut them, every person's rows end
+up together and in time order, no row lost or doubled, compiled and as plain Python alike;
+walk_persons walks exactly the containers regrouped() lays out, on two threads; walk_blocks
+and ties_ordered work on containers that are grouped but not sorted by key."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from collector.reports import regroup, stream
-from collector.reports.stream import regrouped, ties_ordered, walk_blocks
+from collector.reports.stream import regrouped, ties_ordered, walk_blocks, walk_persons
 from tests.reports.conftest import as_plain_python
 
 Row = tuple[int, int, int]  # key, time, payload
@@ -132,3 +133,106 @@ def test_the_query_memory_limit_bounds_the_rows_held() -> None:
     assert len(collect(regrouped([rows], (np.uint64,) * 3, max_bytes=8_800))) == 100
     with pytest.raises(stream.TooLarge, match="100 rows"):
         list(regrouped([rows], (np.uint64,) * 3, max_bytes=8_799))
+
+
+class Recorder:
+    """A stream.Walker whose result per container is the container itself: its key and
+    its rows, as the walk saw them."""
+
+    def __init__(self) -> None:
+        self.results: list[list[tuple[int, tuple[Row, ...]]]] = []
+        self.at: list[np.ndarray] = []
+
+    def __call__(self, cols: list[Any], final: bool) -> int:
+        keys = cols[0].tolist()
+        rows = list(zip(*(c.tolist() for c in cols), strict=True))
+        out, at, a = [], [], 0
+        while a < len(keys):
+            b = a
+            while b < len(keys) and keys[b] == keys[a]:
+                b += 1
+            if b == len(keys) and not final:
+                break
+            out.append((keys[a], tuple(rows[a:b])))
+            at.append(a)
+            a = b
+        self.results.append(out)
+        self.at.append(np.array(at, dtype=np.int64))
+        return a
+
+    def fresh(self) -> Recorder:
+        return Recorder()
+
+    def keep(self, masks: Any) -> None:
+        self.results = [[r for r, m in zip(res, mask, strict=True) if m]
+                        for res, mask in zip(self.results, masks, strict=True)]
+        self.at = [a[m] for a, m in zip(self.at, masks, strict=True)]
+
+    def extend(self, other: Recorder) -> None:
+        self.results += other.results
+        self.at += other.at
+
+    def containers(self) -> list[tuple[int, tuple[Row, ...]]]:
+        return sorted(r for res in self.results for r in res)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_walk_persons_walks_each_person_once_as_regrouped_lays_it_out(monkeypatch: pytest.MonkeyPatch,
+                                                                      seed: int) -> None:
+    rng = random.Random(100 + seed)
+    runs = sessions(rng, rng.choice([1, 3, 60, 500]))
+    rows = [r for run in runs for r in run]
+    blocks = blocks_of(rows, rng)
+    chunk = rng.choice([1, 5, 64, 100_000])
+    reference = Recorder()
+    walk_blocks(regrouped(blocks, (np.uint64,) * 3), (np.uint64,) * 3, reference)
+    for mod in (regroup, as_plain_python(regroup)):
+        monkeypatch.setattr(stream, "regroup", mod)
+        got = Recorder()
+        walk_persons(blocks, (np.uint64,) * 3, got, chunk=chunk)
+        assert got.containers() == reference.containers()
+    # and independently of regrouped(): each person once, all its rows, in time order
+    by_key: dict[int, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_key[r[0]].append(r)
+    walked = got.containers()
+    assert [k for k, _ in walked] == sorted(by_key)
+    for key, walked_rows in walked:
+        assert sorted(walked_rows) == sorted(by_key[key])
+        assert [r[1] for r in walked_rows] == sorted(r[1] for r in walked_rows)
+
+
+def test_walk_persons_with_no_rows_walks_nothing() -> None:
+    got = Recorder()
+    walk_persons([[np.zeros(0, dtype=np.uint64)] * 3], (np.uint64,) * 3, got)
+    assert got.containers() == []
+
+
+def test_an_error_of_the_second_thread_reaches_the_caller() -> None:
+    class Failing(Recorder):
+        def fresh(self) -> Recorder:
+            return Broken()
+
+    class Broken(Recorder):
+        def __call__(self, cols: list[Any], final: bool) -> int:
+            raise RuntimeError("walk failed")
+
+    rows = [np.array([1, 2, 1], dtype=np.uint64), np.array([1, 1, 2], dtype=np.uint64)]
+    with pytest.raises(RuntimeError, match="walk failed"):
+        walk_persons([rows], (np.uint64, np.uint64), Failing())
+
+
+def test_merged_marks_and_merges_only_the_keys_with_several_runs() -> None:
+    # runs: [0,2) key 5, [2,3) key 9, [3,5) key 5 (times interleave with the first run)
+    keys = np.array([5, 5, 9, 5, 5], dtype=np.uint64)
+    ts = np.array([1, 4, 2, 2, 4], dtype=np.uint64)
+    starts = np.array([0, 2, 3, 5], dtype=np.int64)
+    run_keys = keys[starts[:-1]]
+    order = np.argsort(run_keys, kind="stable").astype(np.int64)
+    for mod in (regroup, as_plain_python(regroup)):
+        perm, shared = np.full(5, -1, dtype=np.int64), np.zeros(5, dtype=np.uint8)
+        rows = mod.merged(ts, starts, order, np.ascontiguousarray(run_keys[order]), perm,
+                          np.empty(5, dtype=np.int64), shared)
+        assert rows == 4
+        assert perm[:4].tolist() == [0, 3, 1, 4]  # t 1, 2, 4 (first run's row first), 4
+        assert shared.tolist() == [1, 1, 0, 1, 1]
