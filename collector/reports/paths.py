@@ -224,9 +224,13 @@ class _Walk:
     def fresh(self) -> _Walk:
         return _Walk(self.spec)
 
-    def keep(self, masks: Sequence[np.ndarray]) -> None:
-        self.paths = [x[m] for x, m in zip(self.paths, masks, strict=True)]
-        self.at = [x[m] for x, m in zip(self.at, masks, strict=True)]
+    def keep(self, mask: np.ndarray) -> None:
+        # a dropped path becomes all 0 (no label), as the padding after a path's end: reduce
+        # counts it only in (no label, no label) pairs, which are never ranked or linked
+        a = 0
+        for paths in self.paths:
+            paths[~mask[a:a + len(paths)]] = 0
+            a += len(paths)
 
     def extend(self, other: _Walk) -> None:
         self.paths += other.paths

@@ -68,8 +68,9 @@ class Walker(Protocol):
     def fresh(self) -> Walker:
         """An empty walker for the same report."""
 
-    def keep(self, masks: Sequence[np.ndarray]) -> None:
-        """Keeps, of each call's results, those its mask (one per call) selects."""
+    def keep(self, mask: np.ndarray) -> None:
+        """Drops the results mask does not select (one entry per result, in the order of
+        the calls), or marks them as no result (cheaper than a copy of the rest)."""
 
     def extend(self, other: Walker) -> None:
         """Adds other's results to these."""
@@ -193,7 +194,8 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
         first = pool.submit(walk_rows, perm[:cut], halves[0])
         walk_rows(perm[cut:], halves[1])
         first.result()
-    walk.keep([shared[base + at] == 0 for base, at in zip(placed.bases, walk.at, strict=True)])
+    rows = [base + at for base, at in zip(placed.bases, walk.at, strict=True)]
+    walk.keep(shared[np.concatenate(rows)] == 0 if rows else np.zeros(0, dtype=np.bool_))
     for half in halves:
         walk.extend(half)
 

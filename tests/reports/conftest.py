@@ -66,6 +66,25 @@ def as_plain_python(module: Any) -> Any:
     return plain
 
 
+def as_runs(rows: list[Any], rng: random.Random) -> list[Any]:
+    """Rows sorted by (container key, time), as a person report's stream brings them: each
+    person's rows dealt into 1-3 sessions (runs in rising time, whose times interleave),
+    the runs in any order."""
+    runs: list[list[Any]] = []
+    i = 0
+    while i < len(rows):
+        j = i
+        while j < len(rows) and rows[j][0] == rows[i][0]:
+            j += 1
+        cut: list[list[Any]] = [[] for _ in range(rng.randint(1, 3))]
+        for r in rows[i:j]:
+            rng.choice(cut).append(r)
+        runs += [c for c in cut if c]
+        i = j
+    rng.shuffle(runs)
+    return [r for run in runs for r in run]
+
+
 def parse_ms(v: str) -> int:
     from datetime import datetime
     return int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)

@@ -8,6 +8,7 @@ anywhere, as the engine streams them."""
 from __future__ import annotations
 
 import array
+import dataclasses
 import itertools
 import random
 import statistics
@@ -19,7 +20,7 @@ import pytest
 
 from collector.reports import fallout, funnel
 from collector.reports.spec import FalloutSpec, Step
-from tests.reports.conftest import as_plain_python
+from tests.reports.conftest import as_plain_python, as_runs
 
 SEQ = 21
 VALUES = ["", "v0", "v1", "v2", "v3"]  # the breakdown values stream() would have read first
@@ -142,6 +143,37 @@ def test_walk_matches_the_brute_force_reference_with_blocks_cut_anywhere(n: int,
         for _ in range(6):  # cuts inside containers, one-row blocks, empty blocks
             cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 40)) + [5, 5])
             assert fallout.reduce(s, blocks(rows, cuts, bool(breakdown)), VALUES) == expect
+
+
+@pytest.mark.parametrize(("n", "window", "strict"), [(3, 2, False), (4, 3600, False), (3, 2, True)])
+def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(n: int, window: int,
+                                                                            strict: bool) -> None:
+    """A person report's rows come as runs (sessions), in any order (stream.walk_persons):
+    the same answer as the person's rows sorted, breakdown values included (a person walked
+    where one of its sessions came, and dropped, must not count its value)."""
+    rng = random.Random(7 * n + window + strict)
+    rows = journeys(rng, 300, n, strict)
+    for breakdown, limit in ((None, 20), ("utm_source", 2), ("utm_source", 20)):
+        s = dataclasses.replace(spec(n, window, strict, breakdown, limit), container="person")
+        expect = reference(rows, s)
+        for _ in range(3):
+            arrived = as_runs(rows, rng)
+            assert arrived != rows  # persons with several runs are exercised
+            cuts = sorted(rng.sample(range(len(arrived) + 1), rng.randint(0, 30)))
+            assert fallout.reduce(s, blocks(arrived, cuts, bool(breakdown)), VALUES) == expect
+
+
+def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> None:
+    """Person 7's later session (value v2) arrives first and is walked where it came before
+    the person's sessions are found to be several; the person enters with its first step-1
+    event's value, v1, and v2 is no breakdown row."""
+    rows = [(7, (T0 + 100) << SEQ, 1, "v2"), (9, (T0 + 50) << SEQ, 1, "v1"),
+            (7, (T0 + 10) << SEQ, 1, "v1"), (7, (T0 + 20) << SEQ, 2, "v1")]
+    s = dataclasses.replace(spec(2, 3600, False, "utm_source"), container="person")
+    got = fallout.shape(s, fallout.reduce(s, blocks(rows, [], True), VALUES))
+    assert [x["entered"] for x in got["steps"]] == [2, 1]
+    assert {k: [x["entered"] for x in v["steps"]] for k, v in got["breakdown"].items()} == {"v1": [2, 1]}
+    assert fallout.reduce(s, blocks(rows, [], True), VALUES) == reference(sorted(rows), s)
 
 
 def test_a_container_spanning_many_blocks_is_walked_once() -> None:

@@ -7,6 +7,7 @@ container's steps in (time, label) order, repeats collapsed, cut from its entry,
 from __future__ import annotations
 
 import array
+import dataclasses
 import itertools
 import random
 from collections import Counter, defaultdict
@@ -18,7 +19,7 @@ import pytest
 
 from collector.reports import paths, pathwalk
 from collector.reports.spec import PathsSpec, Step
-from tests.reports.conftest import as_plain_python
+from tests.reports.conftest import as_plain_python, as_runs
 
 SEQ = 21
 T0 = 1_767_225_600_000
@@ -120,6 +121,22 @@ def test_walk_matches_the_reference_with_blocks_cut_anywhere(depth: int, top: in
     for _ in range(5):
         cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 60)) + [7, 7])
         assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, cuts), NAMES))) == expect
+
+
+@pytest.mark.parametrize(("depth", "top", "collapse", "anchor"), CASES)
+def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(depth: int, top: int, collapse: bool,
+                                                                            anchor: str | None) -> None:
+    """A person report's rows come as runs (sessions), in any order (stream.walk_persons):
+    the same paths as the person's rows sorted."""
+    rng = random.Random(depth * 10 + top)
+    rows = journeys(rng, 400)
+    s = dataclasses.replace(spec(depth, top, collapse, anchor), container="person")
+    expect = reference(rows, s)
+    for _ in range(3):
+        arrived = as_runs(rows, rng)
+        assert arrived != rows  # persons with several runs are exercised
+        cuts = sorted(rng.sample(range(len(arrived) + 1), rng.randint(0, 40)))
+        assert as_maps(paths.shape(s, paths.reduce(s, blocks(arrived, cuts), NAMES))) == expect
 
 
 @pytest.mark.parametrize("anchor", [None, "end"])

@@ -163,10 +163,10 @@ class Recorder:
     def fresh(self) -> Recorder:
         return Recorder()
 
-    def keep(self, masks: Any) -> None:
-        self.results = [[r for r, m in zip(res, mask, strict=True) if m]
-                        for res, mask in zip(self.results, masks, strict=True)]
-        self.at = [a[m] for a, m in zip(self.at, masks, strict=True)]
+    def keep(self, mask: np.ndarray) -> None:
+        flat = [r for res in self.results for r in res]
+        self.results = [[r for r, m in zip(flat, mask.tolist(), strict=True) if m]]
+        self.at = [np.concatenate([*self.at, np.zeros(0, dtype=np.int64)])[mask]]
 
     def extend(self, other: Recorder) -> None:
         self.results += other.results
