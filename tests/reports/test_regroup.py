@@ -236,3 +236,16 @@ def test_merged_marks_and_merges_only_the_keys_with_several_runs() -> None:
         assert rows == 4
         assert perm[:4].tolist() == [0, 3, 1, 4]  # t 1, 2, 4 (first run's row first), 4
         assert shared.tolist() == [1, 1, 0, 1, 1]
+
+
+@pytest.mark.parametrize("keys", [
+    [9, 3, 9, 1, 3, 3],  # distinct in their high bits: one np.sort
+    [3, 2, 3, 2, 6, 7, 6],  # differing only in the low bits that hold the positions: argsort's turn
+    [5],
+])
+def test_runs_are_put_in_key_order_with_equal_keys_in_arrival_order(keys: list[int]) -> None:
+    a = np.array(keys, dtype=np.uint64)
+    order, ordered = stream._by_key(a)
+    expect = sorted(range(len(keys)), key=lambda i: (keys[i], i))
+    assert order.tolist() == expect
+    assert ordered.tolist() == [keys[i] for i in expect]
