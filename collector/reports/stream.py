@@ -7,6 +7,7 @@ in the report's order."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -111,19 +112,27 @@ def _joined(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))] if len(parts) > 1 else parts[0]
 
 
-def _shared(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The persons with several runs (regroup.py): the permutation that puts their rows
-    together, each person's runs merged by time, and per row 1 where the row's person has
-    several runs, else 0.  Column 0 the person key, column 1 the time."""
-    n = len(cols[0])
-    starts = np.empty(n + 1, dtype=np.int64)
-    runs = regroup.run_starts(cols[0], cols[1], starts)
-    starts = starts[:runs + 1]
-    order, sorted_keys = _by_key(cols[0][starts[:-1]])
-    perm = np.empty(n, dtype=np.int64)
-    shared = np.zeros(n, dtype=np.uint8)
-    rows = regroup.merged(cols[1], starts, order, sorted_keys, perm, np.empty(n, dtype=np.int64), shared)
-    return perm[:rows], shared
+def _shared(parts: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The persons with several runs (regroup.py) among the rows of parts (blocks, in
+    order; column 0 the person key, column 1 the time): the permutation that puts their
+    rows together, each person's runs merged by time, per row 1 where the row's person has
+    several runs (else 0), and the times joined.  A run ends at the end of its block too:
+    a person whose one run a block boundary cuts is merged (a few per report), so each
+    block can be walked on its own (walk_persons)."""
+    starts, run_keys, base = [], [], 0
+    for keys, ts, *_ in parts:
+        local = np.empty(len(keys) + 1, dtype=np.int64)
+        runs = regroup.run_starts(keys, ts, local)
+        starts.append(local[:runs] + base)
+        run_keys.append(keys[local[:runs]])
+        base += len(keys)
+    starts.append(np.array([base], dtype=np.int64))
+    ts = _joined([[p[1]] for p in parts])[0]
+    order, sorted_keys = _by_key(np.concatenate(run_keys))
+    perm = np.empty(base, dtype=np.int64)
+    shared = np.zeros(base, dtype=np.uint8)
+    rows = regroup.merged(ts, np.concatenate(starts), order, sorted_keys, perm, np.empty(base, dtype=np.int64), shared)
+    return perm[:rows], shared, ts
 
 
 def _by_key(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,24 +173,9 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
         return
     cols = _joined(parts)
     del parts
-    perm, shared = _shared(cols)
+    perm, shared, _ = _shared([cols])
     perm = np.concatenate((np.flatnonzero(shared == 0), perm))
     yield from _chunks([c[perm] for c in cols], chunk)
-
-
-class _Placed:
-    """A Walk that notes where each call's rows start among all rows walked."""
-
-    def __init__(self, walk: Walk):
-        self.walk = walk
-        self.rows = 0
-        self.bases: list[int] = []
-
-    def __call__(self, cols: list[Any], final: bool) -> int:
-        used = self.walk(cols, final)
-        self.bases.append(self.rows)
-        self.rows += used
-        return used
 
 
 def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
@@ -189,40 +183,52 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     """Walks a person report's stream as walk_blocks(regrouped(...)) would, on two threads.
 
     The rows of a person who came as one run need no moving: they are walked where they
-    came (a container there is a run of equal keys, exactly that person's rows), while the
-    second thread finds the persons with several runs and merges their rows (_shared).
-    Those rows are then walked, half on each thread, with walkers of their own; the first
-    walk's results for those persons (walked as whatever their rows looked like where they
-    came) are dropped.  The compiled walks and merge release the GIL, as numpy's sort and
-    gathers do, so the threads run on both cores."""
+    came, block by block (a container there is a run of equal keys, exactly that person's
+    rows), while the second thread finds the persons with several runs and merges their
+    rows (_shared), then takes blocks too.  The merged rows are then walked, half on each
+    thread, with walkers of their own; the walks' results for those persons where their
+    rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
+    and gathers do, so the threads run on both cores."""
     parts = _held(blocks, dtypes, max_bytes)
     if not parts:
         return
-    placed = _Placed(walk)
+    bases = np.cumsum([0] + [len(p[0]) for p in parts]).tolist()
+    unit = itertools.count()  # the next block to walk where it came (next() is atomic)
+    walkers = (walk, walk.fresh())  # per thread: in place, then a half of the merged rows
+    placed: tuple[list[int], list[int]] = ([], [])
     halves = (walk.fresh(), walk.fresh())
-    cols: list[np.ndarray] = []
 
-    def find() -> tuple[np.ndarray, np.ndarray]:
-        cols.extend(_joined(parts))
-        return _shared(cols)
+    def in_place(k: int) -> None:
+        while (i := next(unit)) < len(parts):
+            walkers[k](parts[i], True)
+            placed[k].append(bases[i])
 
-    def walk_rows(rows: np.ndarray, into: Walker) -> None:
-        walk_blocks(_chunks([c[rows] for c in cols], chunk), dtypes, into)
+    def find() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        found = _shared(parts)
+        in_place(1)
+        return found
 
     with ThreadPoolExecutor(1, thread_name_prefix="report") as pool:
-        found = pool.submit(find)
-        walk_blocks(parts, dtypes, placed)  # the blocks as they came, while find() joins them
-        perm, shared = found.result()
+        other = pool.submit(find)
+        in_place(0)
+        rest = _joined([[p[0], *p[2:]] for p in parts])  # all but the times (find() joins those)
+        perm, shared, ts = other.result()
+        cols = [rest[0], ts, *rest[1:]]
+
+        def walk_rows(rows: np.ndarray, into: Walker) -> None:
+            walk_blocks(_chunks([c[rows] for c in cols], chunk), dtypes, into)
+
         cut = len(perm) // 2  # moved on to where a person starts
         while 0 < cut < len(perm) and cols[0][perm[cut]] == cols[0][perm[cut - 1]]:
             cut += 1
         first = pool.submit(walk_rows, perm[:cut], halves[0])
         walk_rows(perm[cut:], halves[1])
         first.result()
-    rows = [base + at for base, at in zip(placed.bases, walk.at, strict=True)]
-    walk.keep(shared[np.concatenate(rows)] == 0 if rows else np.zeros(0, dtype=np.bool_))
-    for half in halves:
-        walk.extend(half)
+    for w, at_base in zip(walkers, placed, strict=True):
+        rows = [base + at for base, at in zip(at_base, w.at, strict=True)]
+        w.keep(shared[np.concatenate(rows)] == 0 if rows else np.zeros(0, dtype=np.bool_))
+    for w in (walkers[1], *halves):
+        walk.extend(w)
 
 
 def ties_ordered(cols: list[Any], order_by: Sequence[int]) -> list[Any]:
