@@ -202,6 +202,15 @@ def test_walk_persons_walks_each_person_once_as_regrouped_lays_it_out(monkeypatc
         assert [r[1] for r in walked_rows] == sorted(r[1] for r in walked_rows)
 
 
+def test_walk_persons_holds_no_more_rows_than_the_query_memory_limit() -> None:
+    rows = [np.arange(100, dtype=np.uint64)] * 3
+    got = Recorder()
+    walk_persons([rows], (np.uint64,) * 3, got, max_bytes=8_800)
+    assert len(got.containers()) == 100
+    with pytest.raises(stream.TooLarge, match="100 rows"):
+        walk_persons([rows], (np.uint64,) * 3, Recorder(), max_bytes=8_799)
+
+
 def test_walk_persons_with_no_rows_walks_nothing() -> None:
     got = Recorder()
     walk_persons([[np.zeros(0, dtype=np.uint64)] * 3], (np.uint64,) * 3, got)
