@@ -146,6 +146,19 @@ def walk(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1], ms: cython.usho
     return a, out
 
 
+def pick(levels: cython.uchar[::1], gaps: cython.longlong[::1], k: cython.int, out: cython.longlong[::1],
+         at: cython.Py_ssize_t) -> int:
+    """Writes the gaps of the containers whose level is above k to out from position at,
+    in order; returns the position after the last (fallout._aggregate: the medians)."""
+    i: cython.Py_ssize_t
+    with cython.nogil:  # the medians of several steps are picked on several threads
+        for i in range(levels.shape[0]):
+            if levels[i] > k:
+                out[at] = gaps[i]
+                at += 1
+    return at
+
+
 def outputs(rows: int, n: int) -> tuple[np.ndarray, ...]:
     """Arrays for walk(): level, chain times (rows x n), first step-1 row (walk writes
     every slot of the containers it counts), and scratch."""

@@ -176,6 +176,17 @@ def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> Non
     assert fallout.reduce(s, blocks(rows, [], True), VALUES) == reference(sorted(rows), s)
 
 
+def test_medians_picked_on_two_threads_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports with many containers pick each step's gaps on two threads (fallout._medians)."""
+    rows = journeys(random.Random(5), 300, 4, False)
+    for breakdown in (None, "utm_source"):
+        s = spec(4, 3600, False, breakdown, 2)
+        monkeypatch.setattr(fallout, "PARALLEL_MEDIANS", 0)
+        got = fallout.reduce(s, blocks(rows, [17, 99], bool(breakdown)), VALUES)
+        assert got == reference(rows, s)
+        assert all(m is not None for m in got[0][2 + 4:])  # every step's median is exercised
+
+
 def test_a_container_spanning_many_blocks_is_walked_once() -> None:
     rows = [(7, ((T0 + i) << SEQ), 1 << (i % 3), "v1") for i in range(50)]
     rows += [(9, (T0 << SEQ), 1, "v2")]
