@@ -90,21 +90,22 @@ class TooLarge(Exception):
     """The rows a person report would hold pass the memory limit of one report query."""
 
 
-def _held(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], max_bytes: int | None) -> list[list[np.ndarray]]:
-    """Every block of the stream as numpy columns (empty ones left out).  Holding them
-    here, not in the engine, takes the query's memory limit along: TooLarge once the rows
-    and their copies (blocks, joined, regrouped) and two index arrays would pass max_bytes
-    (sql_max_memory), as the engine's sort by person would have failed."""
+def _held(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], max_bytes: int | None,
+          chunk: int = 1 << 62) -> list[list[np.ndarray]]:
+    """Every block of the stream as numpy columns, in parts of at most chunk rows (views;
+    empty ones left out).  Holding them here, not in the engine, takes the query's memory
+    limit along: TooLarge once the rows and their copies (blocks, joined, regrouped) and two
+    index arrays would pass max_bytes (sql_max_memory), as the engine's sort by person
+    would have failed."""
     assert None not in dtypes, "person reports take numeric columns only"
     per_row = 3 * sum(np.dtype(dt).itemsize for dt in dtypes) + 16
     parts, rows = [], 0
     for block in blocks:
-        part = [np.frombuffer(c, dtype=dt) for c, dt in zip(block, dtypes, strict=True)]
-        if len(part[0]):
-            parts.append(part)
-            rows += len(part[0])
-            if max_bytes and rows * per_row > max_bytes:
-                raise TooLarge(f"{rows:,} rows need more than {max_bytes:,} bytes to group by person")
+        cols = [np.frombuffer(c, dtype=dt) for c, dt in zip(block, dtypes, strict=True)]
+        parts += [[c[a:a + chunk] for c in cols] for a in range(0, len(cols[0]), chunk)]
+        rows += len(cols[0])
+        if max_bytes and rows * per_row > max_bytes:
+            raise TooLarge(f"{rows:,} rows need more than {max_bytes:,} bytes to group by person")
     return parts
 
 
@@ -189,7 +190,7 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     thread, with walkers of their own; the walks' results for those persons where their
     rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
     and gathers do, so the threads run on both cores."""
-    parts = _held(blocks, dtypes, max_bytes)
+    parts = _held(blocks, dtypes, max_bytes, chunk)  # the units of work: a large block is cut
     if not parts:
         return
     bases = np.cumsum([0] + [len(p[0]) for p in parts]).tolist()
