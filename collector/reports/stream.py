@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -113,13 +113,14 @@ def _joined(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))] if len(parts) > 1 else parts[0]
 
 
-def _shared(parts: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shared(parts: list[list[np.ndarray]], times: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The persons with several runs (regroup.py) among the rows of parts (blocks, in
     order; column 0 the person key, column 1 the time): the permutation that puts their
-    rows together, each person's runs merged by time, per row 1 where the row's person has
-    several runs (else 0), and the times joined.  A run ends at the end of its block too:
-    a person whose one run a block boundary cuts is merged (a few per report), so each
-    block can be walked on its own (walk_persons)."""
+    rows together, each person's runs merged by time, and per row 1 where the row's person
+    has several runs (else 0).  times() gives the times joined (asked for only once the
+    runs are in key order: walk_persons joins them on its other thread meanwhile).  A run
+    ends at the end of its block too: a person whose one run a block boundary cuts is
+    merged (a few per report), so each block can be walked on its own (walk_persons)."""
     starts, run_keys, base = [], [], 0
     for keys, ts, *_ in parts:
         local = np.empty(len(keys) + 1, dtype=np.int64)
@@ -128,12 +129,12 @@ def _shared(parts: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.n
         run_keys.append(keys[local[:runs]])
         base += len(keys)
     starts.append(np.array([base], dtype=np.int64))
-    ts = _joined([[p[1]] for p in parts])[0]
     order, sorted_keys = _by_key(np.concatenate(run_keys))
     perm = np.empty(base, dtype=np.int64)
     shared = np.zeros(base, dtype=np.uint8)
-    rows = regroup.merged(ts, np.concatenate(starts), order, sorted_keys, perm, np.empty(base, dtype=np.int64), shared)
-    return perm[:rows], shared, ts
+    rows = regroup.merged(times(), np.concatenate(starts), order, sorted_keys, perm, np.empty(base, dtype=np.int64),
+                          shared)
+    return perm[:rows], shared
 
 
 def _by_key(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +175,7 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
         return
     cols = _joined(parts)
     del parts
-    perm, shared, _ = _shared([cols])
+    perm, shared = _shared([cols], lambda: cols[1])
     perm = np.concatenate((np.flatnonzero(shared == 0), perm))
     yield from _chunks([c[perm] for c in cols], chunk)
 
@@ -186,7 +187,7 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     The rows of a person who came as one run need no moving: they are walked where they
     came, block by block (a container there is a run of equal keys, exactly that person's
     rows), while the second thread finds the persons with several runs and merges their
-    rows (_shared), then takes blocks too.  The merged rows are then walked, half on each
+    rows (_shared; this thread joins the times it needs first), then takes blocks too.  The merged rows are then walked, half on each
     thread, with walkers of their own; the walks' results for those persons where their
     rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
     and gathers do, so the threads run on both cores."""
@@ -204,17 +205,24 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
             walkers[k](parts[i], True)
             placed[k].append(bases[i])
 
-    def find() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        found = _shared(parts)
+    times: Future[np.ndarray] = Future()
+
+    def find() -> tuple[np.ndarray, np.ndarray]:
+        found = _shared(parts, times.result)
         in_place(1)
         return found
 
     with ThreadPoolExecutor(1, thread_name_prefix="report") as pool:
         other = pool.submit(find)
+        try:  # the times first: find() needs them once it has put the runs in key order
+            times.set_result(_joined([[p[1]] for p in parts])[0])
+        except BaseException as e:
+            times.set_exception(e)
+            raise
         in_place(0)
-        rest = _joined([[p[0], *p[2:]] for p in parts])  # all but the times (find() joins those)
-        perm, shared, ts = other.result()
-        cols = [rest[0], ts, *rest[1:]]
+        rest = _joined([[p[0], *p[2:]] for p in parts])
+        perm, shared = other.result()
+        cols = [rest[0], times.result(), *rest[1:]]
 
         def walk_rows(rows: np.ndarray, into: Walker) -> None:
             walk_blocks(_chunks([c[rows] for c in cols], chunk), dtypes, into)
