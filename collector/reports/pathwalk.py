@@ -114,10 +114,12 @@ def layer(paths: cython.uint[:, ::1], k: cython.int, width: cython.longlong, end
     i: cython.Py_ssize_t
     lab: cython.longlong
     key: cython.longlong
-    for i in range(rows):
-        lab = paths[i, k]
-        if lab == 4294967295:  # END, as a C constant
-            lab = end
-        key = (shown[keys[i]] * width if k > 0 else 0) + lab
-        keys[i] = key
-        counts[key] += 1
+    mark: cython.longlong = END  # typed here: the bare literal would be a Python int
+    with cython.nogil:  # the paths are counted in halves on two threads (paths.reduce)
+        for i in range(rows):
+            lab = paths[i, k]
+            if lab == mark:
+                lab = end
+            key = (shown[keys[i]] * width if k > 0 else 0) + lab
+            keys[i] = key
+            counts[key] += 1

@@ -139,6 +139,13 @@ def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(dept
         assert as_maps(paths.shape(s, paths.reduce(s, blocks(arrived, cuts), NAMES))) == expect
 
 
+def test_layers_counted_in_two_halves_on_two_threads_give_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = journeys(random.Random(4), 300)
+    s = spec(5, 3, False, None)
+    monkeypatch.setattr(paths, "PARALLEL_LAYER_PATHS", 0)
+    assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, [50]), NAMES))) == reference(rows, s)
+
+
 @pytest.mark.parametrize("anchor", [None, "end"])
 def test_layers_counted_by_numpy_or_by_sorting_give_the_compiled_answer(monkeypatch: pytest.MonkeyPatch,
                                                                         anchor: str | None) -> None:
