@@ -224,8 +224,7 @@ class _Walk:
         used, count = funnel.walk(cols[0], cols[1], cols[2], self.n, self.window, self.strict, final,
                                   lvl, tm, first, s, f)
         self.levels.append(lvl[:count])
-        # while the block's times are in cache; one contiguous row per step, as the medians read them
-        self.gaps.append(np.ascontiguousarray((tm[:count, 1:] - tm[:count, :-1]).T))
+        self.gaps.append(tm[1:, :count] - tm[:-1, :count])  # while the block's times are in cache
         if self.breakdown:
             self.values.append(cols[3][first[:count]])
         self.at.append(first[:count])

@@ -91,7 +91,7 @@ def walk(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1], ms: cython.usho
                         best_last = q
                 if first >= 0:
                     for k in range(n):
-                        tm_out[out, k] = (ts[best + k] >> 21) if k < lvl else 0
+                        tm_out[k, out] = (ts[best + k] >> 21) if k < lvl else 0
             else:
                 for k in range(n + 1):
                     s[k] = 0
@@ -129,15 +129,15 @@ def walk(keys: cython.ulonglong[::1], ts: cython.ulonglong[::1], ms: cython.usho
                     q = a  # the first step-1 row at the start time (others may share it)
                     while ts[q] != x or not ms[q] & 1:
                         q += 1
-                    tm_out[out, 0] = ts[q] >> 21
+                    tm_out[0, out] = ts[q] >> 21
                     for k in range(1, n):
                         if k < lvl:
                             q += 1
                             while not (ms[q] >> k) & 1:
                                 q += 1
-                            tm_out[out, k] = ts[q] >> 21
+                            tm_out[k, out] = ts[q] >> 21
                         else:
-                            tm_out[out, k] = 0
+                            tm_out[k, out] = 0
             if first >= 0:
                 lvl_out[out] = lvl
                 first_out[out] = first
@@ -160,7 +160,8 @@ def pick(levels: cython.uchar[::1], gaps: cython.longlong[::1], k: cython.int, o
 
 
 def outputs(rows: int, n: int) -> tuple[np.ndarray, ...]:
-    """Arrays for walk(): level, chain times (rows x n), first step-1 row (walk writes
-    every slot of the containers it counts), and scratch."""
-    return (np.empty(rows, dtype=np.uint8), np.empty((rows, n), dtype=np.int64),
+    """Arrays for walk(): level, chain times (n x rows: each step's times in one row, as
+    the medians read them), first step-1 row (walk writes every slot of the containers it
+    counts), and scratch."""
+    return (np.empty(rows, dtype=np.uint8), np.empty((n, rows), dtype=np.int64),
             np.empty(rows, dtype=np.int64), np.zeros(n + 1, dtype=np.uint64), np.zeros(n + 1, dtype=np.uint64))

@@ -217,6 +217,6 @@ def test_plain_python_source_gives_the_compiled_answers() -> None:
         for mod in (funnel, plain):
             out = mod.outputs(len(rows), n)
             used, count = mod.walk(keys, ts, ms, n, packed, strict, True, *out)
-            got.append((int(used), int(count), out[0][:count].tolist(), out[1][:count].tolist(), out[2][:count].tolist()))
+            got.append((int(used), int(count), out[0][:count].tolist(), out[1][:, :count].tolist(), out[2][:count].tolist()))
         assert got[0] == got[1]
         assert got[0][1] > 5
