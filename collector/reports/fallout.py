@@ -44,7 +44,7 @@ from collector.reports.sources import (
     window_packed,
 )
 from collector.reports.spec import FalloutSpec
-from collector.reports.stream import stream_order, ties_ordered, walk_stream
+from collector.reports.stream import Results, stream_order, ties_ordered, walk_stream
 
 OTHER = "(other)"
 NONE = "(none)"
@@ -204,19 +204,24 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
     return sql, s.p.values, values
 
 
-class _Walk:
-    """Collects funnel.walk's per-container results over the blocks of one stream."""
+class _Walk(Results):
+    """Collects funnel.walk's per-container results over the blocks of one stream.  A
+    container dropped by keep() gets level 0, which no count or median of _aggregate takes
+    (walk gives 1 or more)."""
+
+    PARTS = ("levels", "gaps", "values", "at")
+    MARKED = "levels"
+    levels: list[np.ndarray]
+    gaps: list[np.ndarray]  # per block: step k to k+1 in ms, one row per k
+    values: list[np.ndarray]  # the breakdown value's number, per container
+    at: list[np.ndarray]  # each container's first step-1 row (stream.Walker)
 
     def __init__(self, spec: FalloutSpec):
-        self.spec = spec
+        super().__init__(spec)
         self.n = len(spec.steps)
         self.window = window_packed(spec.window_seconds * 1000)
         self.strict = spec.mode == "strict"
         self.breakdown = bool(spec.breakdown)
-        self.levels: list[np.ndarray] = []
-        self.gaps: list[np.ndarray] = []  # per block: step k to k+1 in ms, one row per k
-        self.values: list[np.ndarray] = []  # the breakdown value's number, per container
-        self.at: list[np.ndarray] = []  # each container's first step-1 row (stream.Walker)
 
     def __call__(self, cols: list[Any], final: bool) -> int:
         cols = ties_ordered(cols, (2,))  # equal times go by mask, as the SQL's array sort does
@@ -230,22 +235,6 @@ class _Walk:
         self.at.append(first[:count])
         return int(used)
 
-    def fresh(self) -> _Walk:
-        return _Walk(self.spec)
-
-    def keep(self, mask: np.ndarray) -> None:
-        # a dropped container's level becomes 0, which no count or median of _aggregate takes
-        # (walk gives 1 or more), rather than copying the kept containers' gaps (~14 ms at 1M)
-        a = 0
-        for lvl in self.levels:
-            lvl[~mask[a:a + len(lvl)]] = 0
-            a += len(lvl)
-
-    def extend(self, other: _Walk) -> None:
-        self.levels += other.levels
-        self.gaps += other.gaps
-        self.values += other.values
-        self.at += other.at
 
 
 def reduce(spec: FalloutSpec, blocks: Iterable[Sequence[Any]], values: Sequence[str] = (),

@@ -37,7 +37,7 @@ from collector.reports.sources import (
     step_condition,
 )
 from collector.reports.spec import PathsSpec
-from collector.reports.stream import stream_order, ties_ordered, walk_stream
+from collector.reports.stream import Results, stream_order, ties_ordered, walk_stream
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
@@ -203,16 +203,21 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     return sql, p.values
 
 
-class _Walk:
-    """Collects pathwalk.walk's cut sequences over the blocks of one stream."""
+class _Walk(Results):
+    """Collects pathwalk.walk's cut sequences over the blocks of one stream.  A path
+    dropped by keep() becomes all 0 (no label), as the padding after a path's end: reduce
+    counts it only in (no label, no label) pairs, which are never ranked or linked."""
+
+    PARTS = ("paths", "at")
+    MARKED = "paths"
+    paths: list[np.ndarray]
+    at: list[np.ndarray]  # each path's container's first row (stream.Walker)
 
     def __init__(self, spec: PathsSpec):
-        self.spec = spec
+        super().__init__(spec)
         self.depth = spec.depth
         self.collapse = spec.collapse_repeats
         self.anchor = 0 if spec.anchor is None else 2 if spec.backward else 1
-        self.paths: list[np.ndarray] = []
-        self.at: list[np.ndarray] = []  # each path's container's first row (stream.Walker)
 
     def __call__(self, cols: list[Any], final: bool) -> int:
         cols = ties_ordered(cols, (2, 3))  # equal times: by label, then flags, as the SQL's sort
@@ -223,20 +228,6 @@ class _Walk:
         self.at.append(at[:count])
         return int(used)
 
-    def fresh(self) -> _Walk:
-        return _Walk(self.spec)
-
-    def keep(self, mask: np.ndarray) -> None:
-        # a dropped path becomes all 0 (no label), as the padding after a path's end: reduce
-        # counts it only in (no label, no label) pairs, which are never ranked or linked
-        a = 0
-        for paths in self.paths:
-            paths[~mask[a:a + len(paths)]] = 0
-            a += len(paths)
-
-    def extend(self, other: _Walk) -> None:
-        self.paths += other.paths
-        self.at += other.at
 
 
 def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],

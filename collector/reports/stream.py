@@ -77,6 +77,34 @@ class Walker(Protocol):
         """Adds other's results to these."""
 
 
+class Results:
+    """The bookkeeping of a report's Walker: lists with one entry per call, named in PARTS
+    (`at` among them); fresh() and extend() from those; keep() marks a dropped result as no
+    result in the list MARKED (its entry's row set to 0, which the report's aggregation
+    never counts), rather than copying the kept ones."""
+
+    PARTS: tuple[str, ...] = ("at",)
+    MARKED = "at"
+
+    def __init__(self, spec: Any):
+        self.spec = spec
+        for name in self.PARTS:
+            setattr(self, name, [])
+
+    def fresh(self) -> Any:
+        return type(self)(self.spec)
+
+    def keep(self, mask: np.ndarray) -> None:
+        a = 0
+        for part in getattr(self, self.MARKED):
+            part[~mask[a:a + len(part)]] = 0
+            a += len(part)
+
+    def extend(self, other: Any) -> None:
+        for name in self.PARTS:
+            getattr(self, name).extend(getattr(other, name))
+
+
 def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
                 max_bytes: int | None = None) -> None:
     """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes."""
@@ -187,9 +215,9 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     The rows of a person who came as one run need no moving: they are walked where they
     came, block by block (a container there is a run of equal keys, exactly that person's
     rows), while the second thread finds the persons with several runs and merges their
-    rows (_shared; this thread joins the times it needs first), then takes blocks too.  The merged rows are then walked, half on each
-    thread, with walkers of their own; the walks' results for those persons where their
-    rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
+    rows (_shared; this thread joins the times it needs first), then takes blocks too.
+    The merged rows are then walked, half on each thread, with walkers of their own; the
+    walks' results for those persons where their rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
     and gathers do, so the threads run on both cores."""
     parts = _held(blocks, dtypes, max_bytes, chunk)  # the units of work: a large block is cut
     if not parts:
