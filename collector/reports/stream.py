@@ -30,7 +30,7 @@ def walk_blocks(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Wa
     (None: a list, e.g. strings), read in place from the client's array (so the query must
     give plain numeric types: a LowCardinality number comes as a list, and fails here);
     column 0 is the container key: each container's rows together (sorted by key, as the
-    engine gives them, or grouped as regrouped() gives them).  Only the carried
+    engine gives them, or grouped, as walk_persons' merged rows are).  Only the carried
     container's own rows are copied: the next block's leading rows with its key."""
     carry: list[Any] | None = None
     for block in blocks:
@@ -194,8 +194,9 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
     any order (a person report read in report_steps' session order, with no ORDER BY), as
     blocks for walk_blocks in which each container's rows are together and in time order:
     the one-run persons' rows as they came, then the others' (regroup.py does in the
-    collector what the engine's sort by person did).  walk_persons walks the same rows
-    without laying them out again.  Needs every row first: the last block may hold
+    collector what the engine's sort by person did).  No report calls it any more:
+    walk_persons walks the same containers without laying the rows out again, and this
+    plain layout is the definition the tests hold walk_persons to.  Needs every row first: the last block may hold
     another run of the first block's person.  Numeric columns only; column 0 the container
     key, column 1 the time.  TooLarge as _held."""
     parts = _held(blocks, dtypes, max_bytes)
