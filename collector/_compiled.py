@@ -52,6 +52,7 @@ MODULES: tuple[str, ...] = (
     "collector.reports.pathwalk",
     "collector.reports.ties",
     "collector.reports.regroup",
+    "collector.write.native",
 )
 
 

@@ -167,14 +167,16 @@ class BufferReader:
         positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
         return Batch(self.inflight["token"], ranges, payloads, rows, positions)
 
-    def next_batch(self, max_rows: int, max_bytes: int = -1) -> Batch | None:
+    def next_batch(self, max_rows: int, max_bytes: int = -1, after: Batch | None = None) -> Batch | None:
         """Collect records after the checkpoint, across all series, up to ~max_rows rows
-        and (when max_bytes >= 0) ~max_bytes bytes of records, at least one record."""
+        and (when max_bytes >= 0) ~max_bytes bytes of records, at least one record.
+        after: the records after that batch instead, read while it is being inserted (the
+        reader's own state is left alone: only commit() moves the checkpoint)."""
         segs = list_segments(self.dir)
         by_series: dict[str, list[int]] = {}
         for series, num, _ in segs:
             by_series.setdefault(series, []).append(num)
-        positions = dict(self.positions)
+        positions = dict(after.positions if after is not None else self.positions)
         ranges: list[tuple[str, int, int]] = []
         parts: list[_Rec] = []
         rows = size = 0
@@ -200,7 +202,8 @@ class BufferReader:
             if rows >= max_rows or 0 <= max_bytes <= size:
                 break
         if not parts:
-            self._advance_only(positions)
+            if after is None:
+                self._advance_only(positions)
             return None
         payloads, rows = _group(parts)
         return Batch(_token(self.buffer_id, ranges), ranges, payloads, rows, positions)

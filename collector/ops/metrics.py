@@ -15,6 +15,9 @@ DROPPED = Counter("footpath_messages_dropped", "Valid messages not stored, by re
 REQUESTS_REFUSED = Counter("footpath_requests_refused", "Whole requests refused, by HTTP status",
                            ["status"], registry=REGISTRY)
 INSERTED = Counter("footpath_rows_inserted", "Rows inserted into footpath.events", registry=REGISTRY)
+NATIVE_FALLBACKS = Counter("footpath_insert_native_fallbacks",
+                           "Inserts of compact buffer rows sent as JSON because a row was outside the Native "
+                           "writer's grammar (collector/write/native.py)", registry=REGISTRY)
 INSERT_ERRORS = Counter("footpath_insert_errors", "Failed insert or connect attempts", registry=REGISTRY)
 INSERT_LATENCY = Histogram("footpath_insert_seconds", "Latency of one bulk insert", registry=REGISTRY,
                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

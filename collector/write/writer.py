@@ -10,18 +10,27 @@ max(flush_rows, batch_rows) rows.  An insert has a fixed cost
 that the rows do not amortise when batches are small: ~15 ms for footpath.events alone and
 ~50 ms with the materialized views (part creation, fsync, one insert pipeline per view),
 i.e. ~10 us per row at 5,000 rows, against ~20 us of CPU per row of actual work (loadtests/
-writer_bench.py, BENCHMARKS.md): a backlog is drained in large inserts."""
+writer_bench.py, BENCHMARKS.md): a backlog is drained in large inserts.
+
+Compact records (collector/buffer/layouts.py) go in as Native blocks that
+collector/write/native.py builds from them, so the engine has nothing left to parse; a
+payload with a row outside that converter's grammar goes in as JSON, as before.  While one
+batch is inserted, the next is read and converted on a second thread: a backlog drains at
+the pace of the inserts (BENCHMARKS.md, Writer)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from collector.buffer import layouts
 from collector.buffer.drain import Batch, BufferReader
 from collector.ops import metrics
+from collector.write import native
 from collector.write.store import Store
 
 log = logging.getLogger("footpath.writer")
@@ -50,6 +59,23 @@ TABLE_SETTINGS: dict[str, dict[str, object]] = {
 }
 
 
+@dataclass
+class _Insert:
+    key: str  # the buffer record key (layouts.record_key): names the insert's token
+    table: str
+    columns: tuple[str, ...] | None
+    fmt: str
+    data: bytes | memoryview
+
+
+@dataclass
+class _Ready:
+    """A batch read from the buffer with its inserts prepared."""
+
+    batch: Batch
+    inserts: list[_Insert]
+
+
 class Writer:
     def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int,
                  batch_bytes: int = 64 << 20, batch_rows: int = 500_000):
@@ -72,6 +98,12 @@ class Writer:
         self.last_error = ""
         self.inserted_rows = 0
         self.after_insert: list = []  # callbacks(batch) run after each committed insert
+        # compact layouts go in as Native blocks (collector/write/native.py) when compiled;
+        # per (table, layout): how, or None when the table's column types rule it out
+        self.native = native.COMPILED
+        self._plans: dict[tuple[str, str], native.Plan | None] = {}
+        self.native_inserts = 0  # payloads inserted as Native (the others as JSON)
+        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="footpath-writer-read")
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -89,6 +121,7 @@ class Writer:
         self.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=drain_timeout)
+        self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- loop ----------------------------------------------------------------------
     def _run(self) -> None:
@@ -108,49 +141,84 @@ class Writer:
                 metrics.INSERT_ERRORS.inc()
                 log.warning("storage unavailable, retrying in %.1fs: %s", backoff, self.last_error)
                 self.store.reset()
+                self._plans.clear()  # the tables may have changed while storage was away
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     def _drain_once(self) -> None:
         pending = self.reader.pending_inflight()
         if pending is not None:
-            self._insert(pending)
+            self._insert(self._prepare(pending))
         while not self._stop.is_set():
             # Sleep a flush interval (or until woken: enough bytes waiting, shutdown, an
             # admin flush), then insert everything that is there, in batches (module doc).
             self.wakeup.wait(0.01 if self.flush_now.is_set() else self.flush_s)
             self.wakeup.clear()
-            while not self._stop.is_set():
-                t = time.perf_counter()
-                batch = self.reader.next_batch(self.batch_rows, self.batch_bytes)
-                self.read_seconds += time.perf_counter() - t
-                if batch is None:
-                    break
-                self._insert(batch)
+            ready = self._read(None)
+            while ready is not None and not self._stop.is_set():
+                # the next batch is read and converted on another thread while this one is
+                # inserted (the engine releases the GIL, native.py's loops too): a backlog
+                # drains at the pace of the inserts alone
+                ahead = self._ahead.submit(self._read, ready.batch)
+                try:
+                    self._insert(ready)
+                except BaseException:
+                    ahead.cancel()  # dropped: the checkpoint did not move, the retry re-reads
+                    raise
+                ready = ahead.result()
 
-    def _insert(self, batch: Batch) -> None:
-        self._busy = True  # until the after_insert hooks ran too: wait_idle counts them in
-        try:
-            self._insert_locked(batch)
-        finally:
-            self._busy = False
-
-    def _insert_locked(self, batch: Batch) -> None:
-        self.reader.begin(batch)
-        client = self.store.writer()
+    def _read(self, after: Batch | None) -> _Ready | None:
         t = time.perf_counter()
-        # One insert per table, each under its own token: a retry after a partial failure
-        # re-inserts everything and ClickHouse drops what already landed.
-        # (A key is a table, or a table and a compact layout: their own inserts and tokens.)
+        batch = self.reader.next_batch(self.batch_rows, self.batch_bytes, after=after)
+        ready = self._prepare(batch, ahead=after is not None) if batch is not None else None
+        self.read_seconds += time.perf_counter() - t
+        return ready
+
+    def _prepare(self, batch: Batch, ahead: bool = False) -> _Ready:
+        """The batch's inserts: per record key (a table, or a table and a compact layout,
+        each its own insert and token), the table, columns, format and data.  ahead: on the
+        read-ahead thread, which never touches the connection (the insert may be using it):
+        a layout whose plan is not known yet goes as JSON this once."""
+        client = None if ahead else self.store.writer()
+        inserts = []
         for key, payload in sorted(batch.payloads.items()):
             table, layout = layouts.split_key(key)
             # JSONEachRow names its columns; a compact layout names them in the insert.  Either
             # way an omitted column takes the table's default, so a migration can add one
             # without touching this.
-            cols, fmt = (layouts.columns(layout), "JSONCompactEachRow") if layout else (None, "JSONEachRow")
-            client.raw_insert(table, cols, insert_block=payload, fmt=fmt,
-                              settings={**self.insert_settings, **self.table_settings.get(table, {}),
-                                        "insert_deduplication_token": f"{batch.token}:{key}"})
+            if not layout:
+                inserts.append(_Insert(key, table, None, "JSONEachRow", payload))
+                continue
+            p = self._plan(client, table, layout) if client is not None else self._plans.get((table, layout))
+            block = native.to_native(payload, p) if p is not None else None
+            if p is not None and block is None:
+                metrics.NATIVE_FALLBACKS.inc()
+                log.info("%s: a row outside the Native writer's grammar; this insert goes as JSON", table)
+            fmt, data = ("Native", block) if block is not None else ("JSONCompactEachRow", payload)
+            inserts.append(_Insert(key, table, layouts.columns(layout), fmt, data))
+        return _Ready(batch, inserts)
+
+    def _insert(self, ready: _Ready) -> None:
+        self._busy = True  # until the after_insert hooks ran too: wait_idle counts them in
+        try:
+            self._insert_locked(ready)
+        finally:
+            self._busy = False
+
+    def _insert_locked(self, ready: _Ready) -> None:
+        batch = ready.batch
+        self.reader.begin(batch)
+        client = self.store.writer()
+        t = time.perf_counter()
+        # One insert per table, each under its own token: a retry after a partial failure
+        # re-inserts everything and ClickHouse drops what already landed (the same rows,
+        # as JSON or Native: the token, not the bytes, identifies them).
+        for ins in ready.inserts:
+            if ins.fmt == "Native":
+                self.native_inserts += 1
+            client.raw_insert(ins.table, ins.columns, insert_block=ins.data, fmt=ins.fmt,
+                              settings={**self.insert_settings, **self.table_settings.get(ins.table, {}),
+                                        "insert_deduplication_token": f"{batch.token}:{ins.key}"})
         dt = time.perf_counter() - t
         self.insert_seconds += dt
         metrics.INSERT_LATENCY.observe(dt)
@@ -159,6 +227,21 @@ class Writer:
             cb(batch)
         self.inserted_rows += batch.rows
         metrics.INSERTED.inc(batch.rows)
+
+    def _plan(self, client: object, table: str, layout: str) -> native.Plan | None:
+        """How a layout's rows go into table as Native, or None: not compiled, or a column
+        type native.py does not write.  Asked once per (table, layout) and connection."""
+        if not self.native:
+            return None
+        if (table, layout) not in self._plans:
+            db, _, name = table.rpartition(".")
+            types = dict(client.query("SELECT name, type FROM system.columns WHERE database = {d:String} "
+                                      "AND table = {t:String}", parameters={"d": db or "default", "t": name}
+                                      ).result_rows)
+            self._plans[(table, layout)] = native.plan(layouts.columns(layout), types)
+            if self._plans[(table, layout)] is None:
+                log.warning("%s: a column type the Native writer does not handle; inserting JSON", table)
+        return self._plans[(table, layout)]
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything buffered so far is in ClickHouse (tests, `flush`)."""

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from types import SimpleNamespace
 
 from collector.buffer import layouts
 from collector.buffer.wal import WriteAheadBuffer, table_record
@@ -12,6 +13,11 @@ class RecordingClient:
     def __init__(self):
         self.inserts = []
         self.columns = []
+        self.types = {}  # the events table's column types as system.columns gives them: none known here
+
+    def query(self, sql, parameters=None):
+        assert "system.columns" in sql
+        return SimpleNamespace(result_rows=list(self.types.items()))
 
     def raw_insert(self, table, columns, insert_block, fmt, settings):
         self.inserts.append((table, insert_block, fmt, settings))
