@@ -39,6 +39,7 @@ class Batch:
     payloads: dict[str, bytes]  # record key (table, or table!layout: layouts.py) -> its rows' lines
     rows: int
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rows_by_key: dict[str, int] = field(default_factory=dict)  # the rows of each payload
 
     @property
     def payload(self) -> bytes:
@@ -102,13 +103,13 @@ def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1, max_byte
                 return
 
 
-def _group(records: list[_Rec]) -> tuple[dict[str, bytes], int]:
+def _group(records: list[_Rec]) -> tuple[dict[str, bytes], dict[str, int]]:
     by_table: dict[str, list[memoryview]] = {}
-    rows = 0
+    rows: dict[str, int] = {}
     for rec in records:
         if rec.rows:
             by_table.setdefault(rec.table, []).append(rec.body)
-            rows += rec.rows
+            rows[rec.table] = rows.get(rec.table, 0) + rec.rows
     return {t: b"\n".join(parts) for t, parts in by_table.items()}, rows
 
 
@@ -165,7 +166,7 @@ class BufferReader:
             parts += _scan(self.dir / name, start, stop=end)
         payloads, rows = _group(parts)
         positions = {k: tuple(v) for k, v in self.inflight.get("positions", {}).items()}
-        return Batch(self.inflight["token"], ranges, payloads, rows, positions)
+        return Batch(self.inflight["token"], ranges, payloads, sum(rows.values()), positions, rows)
 
     def next_batch(self, max_rows: int, max_bytes: int = -1, after: Batch | None = None) -> Batch | None:
         """Collect records after the checkpoint, across all series, up to ~max_rows rows
@@ -206,7 +207,7 @@ class BufferReader:
                 self._advance_only(positions)
             return None
         payloads, rows = _group(parts)
-        return Batch(_token(self.buffer_id, ranges), ranges, payloads, rows, positions)
+        return Batch(_token(self.buffer_id, ranges), ranges, payloads, sum(rows.values()), positions, rows)
 
     def _advance_only(self, positions: dict[str, tuple[int, int]]) -> None:
         if positions != self.positions:

@@ -190,7 +190,7 @@ class Writer:
                 inserts.append(_Insert(key, table, None, "JSONEachRow", payload))
                 continue
             p = self._plan(client, table, layout) if client is not None else self._plans.get((table, layout))
-            block = native.to_native(payload, p) if p is not None else None
+            block = native.to_native(payload, p, batch.rows_by_key.get(key, -1)) if p is not None else None
             if p is not None and block is None:
                 metrics.NATIVE_FALLBACKS.inc()
                 log.info("%s: a row outside the Native writer's grammar; this insert goes as JSON", table)

@@ -228,3 +228,13 @@ def test_the_writer_inserts_compact_records_as_native_and_falls_back_per_payload
     as_json = stored(db, "json", "JSONCompactEachRow", payload_of(rows))
     assert len(got) == len(rows)
     assert got == as_json
+
+
+def test_a_line_count_below_the_rows_is_refused_before_anything_is_written(db):
+    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+    rnd = random.Random(4)
+    payload = payload_of([random_row(rnd, i, kinds) for i in range(30)])
+    p = native.plan(COLS, types(db))
+    assert native.to_native(payload, p, 30) is not None
+    with pytest.raises(ValueError, match="more than the 29 lines"):
+        native.to_native(payload, p, 29)
