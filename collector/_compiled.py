@@ -1,8 +1,10 @@
 """The ingestion hot path compiled with Cython, and the guard against stale builds.
 
 The modules below run for every event (receive -> validate -> enrich -> buffer record),
-and four for every row a report reads from the views (collector.reports.funnel,
-.pathwalk, .ties and .regroup, the only ones with C types: their headers turn annotation typing on).
+four for every row a report reads from the views (collector.reports.funnel,
+.pathwalk, .ties and .regroup) and one for every row the writer inserts
+(collector.write.native); those five are the only ones with C types (their headers turn
+annotation typing on).
 setup.py compiles them, unchanged, into extension modules beside their sources: on
 batches that is ~25 % less CPU per event (BENCHMARKS.md, HTTP).  The source stays the
 definition; the compiled module is a build product of it.

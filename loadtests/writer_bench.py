@@ -5,8 +5,9 @@ with all of them, in one run (same buffer, same machine load).
 
     .venv/bin/python -m loadtests.writer_bench [--rows 200000] [--repeat 3] [--profile]
 
-The buffer is filled once (the ingestion pipeline's own records, ~0.6 KB compact rows:
-user agent, URL, properties, context) and copied for each run.  Each run is a fresh process
+The buffer is filled once (the ingestion pipeline's own records, ~0.7 KB compact rows:
+user agent, URL, properties, context) and copied for each run; the writer inserts them as
+Native blocks (collector/write/native.py) and reads the next batch while one is inserted.  Each run is a fresh process
 (chDB allows one engine path per process) driving collector.write.writer.Writer; it prints
 wall rows/s, the process's CPU time per row (all threads: chDB's included; the machine's
 2 cores bound rows/s at 2e6 / CPU-us-per-row), and the Python share (buffer reading).
