@@ -52,7 +52,8 @@ class Collector:
                            {s.id: s.retention_days for s in settings.sites})
         self.writer: Writer | None = None
         if run_writer:
-            self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms)
+            self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms,
+                                 native=settings.insert_format == "native")
             self.wal.wakeup = self.writer.wakeup
         # The backlog gauge is computed when scraped: always current, even while storage is down.
         metrics.BUFFER_BACKLOG.set_function(

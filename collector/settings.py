@@ -45,6 +45,10 @@ REGISTRY: tuple[Spec, ...] = (
          "Rows an insert may carry at least; the writer inserts what is waiting every flush_ms (sooner "
          "when 1 MB waits) and drains a backlog in inserts of up to 64 MiB (~50,000 rows)."),
     Spec("flush_ms", "FOOTPATH_FLUSH_MS", 500, int, "Writer inserts at least this often (milliseconds)."),
+    Spec("insert_format", "FOOTPATH_INSERT_FORMAT", "native", str,
+         "How the writer sends buffered rows: native (columnar blocks built by the collector; a payload "
+         "with a row it cannot convert goes as JSON) or json (ClickHouse parses every row: ~1.5x the "
+         "writer's CPU)."),
     Spec("fsync", "FOOTPATH_FSYNC", "always", str,
          "Write-ahead buffer fsync policy: always (before every 2xx), interval (every fsync_ms), off."),
     Spec("fsync_ms", "FOOTPATH_FSYNC_MS", 50, int, "Group-commit interval when fsync = interval."),
@@ -97,6 +101,7 @@ class Settings:
     trusted_proxies: str = ""
     flush_rows: int = 5000
     flush_ms: int = 500
+    insert_format: str = "native"
     fsync: str = "always"
     fsync_ms: int = 50
     buffer_max_bytes: int = 1 << 30
@@ -156,6 +161,8 @@ def _coerce(spec: Spec, value: Any, origin: str) -> Any:
 def _validate(s: Settings) -> None:
     if s.fsync not in ("always", "interval", "off"):
         raise ConfigError(f"setting 'fsync' must be always, interval or off, got {s.fsync!r}")
+    if s.insert_format not in ("native", "json"):
+        raise ConfigError(f"setting 'insert_format' must be native or json, got {s.insert_format!r}")
     if s.log_format not in ("json", "text"):
         raise ConfigError(f"setting 'log_format' must be json or text, got {s.log_format!r}")
     for name in ("flush_rows", "flush_ms", "max_message_bytes", "max_batch_bytes", "max_depth",

@@ -30,7 +30,7 @@ from pathlib import Path
 from collector.buffer import layouts
 from collector.buffer.drain import Batch, BufferReader
 from collector.ops import metrics
-from collector.write import native
+from collector.write import native as _native
 from collector.write.store import Store
 
 log = logging.getLogger("footpath.writer")
@@ -78,7 +78,7 @@ class _Ready:
 
 class Writer:
     def __init__(self, store: Store, buffer_dir: Path, flush_rows: int, flush_ms: int,
-                 batch_bytes: int = 64 << 20, batch_rows: int = 500_000):
+                 batch_bytes: int = 64 << 20, batch_rows: int = 500_000, native: bool = True):
         self.store = store
         self.reader = BufferReader(buffer_dir)
         self.flush_rows = flush_rows
@@ -100,8 +100,8 @@ class Writer:
         self.after_insert: list = []  # callbacks(batch) run after each committed insert
         # compact layouts go in as Native blocks (collector/write/native.py) when compiled;
         # per (table, layout): how, or None when the table's column types rule it out
-        self.native = native.COMPILED
-        self._plans: dict[tuple[str, str], native.Plan | None] = {}
+        self.native_on = native and _native.COMPILED  # plain Python converts ~100x slower: JSON then
+        self._plans: dict[tuple[str, str], _native.Plan | None] = {}
         self.native_inserts = 0  # payloads inserted as Native (the others as JSON)
         self._ahead = ThreadPoolExecutor(1, thread_name_prefix="footpath-writer-read")
 
@@ -190,7 +190,7 @@ class Writer:
                 inserts.append(_Insert(key, table, None, "JSONEachRow", payload))
                 continue
             p = self._plan(client, table, layout) if client is not None else self._plans.get((table, layout))
-            block = native.to_native(payload, p, batch.rows_by_key.get(key, -1)) if p is not None else None
+            block = _native.to_native(payload, p, batch.rows_by_key.get(key, -1)) if p is not None else None
             if p is not None and block is None:
                 metrics.NATIVE_FALLBACKS.inc()
                 log.info("%s: a row outside the Native writer's grammar; this insert goes as JSON", table)
@@ -228,17 +228,17 @@ class Writer:
         self.inserted_rows += batch.rows
         metrics.INSERTED.inc(batch.rows)
 
-    def _plan(self, client: object, table: str, layout: str) -> native.Plan | None:
+    def _plan(self, client: object, table: str, layout: str) -> _native.Plan | None:
         """How a layout's rows go into table as Native, or None: not compiled, or a column
         type native.py does not write.  Asked once per (table, layout) and connection."""
-        if not self.native:
+        if not self.native_on:
             return None
         if (table, layout) not in self._plans:
             db, _, name = table.rpartition(".")
             types = dict(client.query("SELECT name, type FROM system.columns WHERE database = {d:String} "
                                       "AND table = {t:String}", parameters={"d": db or "default", "t": name}
                                       ).result_rows)
-            self._plans[(table, layout)] = native.plan(layouts.columns(layout), types)
+            self._plans[(table, layout)] = _native.plan(layouts.columns(layout), types)
             if self._plans[(table, layout)] is None:
                 log.warning("%s: a column type the Native writer does not handle; inserting JSON", table)
         return self._plans[(table, layout)]

@@ -238,3 +238,38 @@ def test_a_line_count_below_the_rows_is_refused_before_anything_is_written(db):
     assert native.to_native(payload, p, 30) is not None
     with pytest.raises(ValueError, match="more than the 29 lines"):
         native.to_native(payload, p, 29)
+
+
+def test_insert_format_json_keeps_every_insert_json(db, tmp_path: Path):
+    """The insert_format setting: json turns the Native writer off."""
+    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+    rows = [random_row(random.Random(6), i, kinds) for i in range(30)]
+
+    class Recording(OneClient):
+        def __init__(self, client: Any):
+            super().__init__(client)
+            self.formats: list[str] = []
+            outer = self
+
+            class Client:
+                def query(self, *a: Any, **k: Any) -> Any:
+                    return client.query(*a, **k)
+
+                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
+                    outer.formats.append(fmt)
+
+            self.client = Client()
+
+    for setting, want in ((False, "JSONCompactEachRow"), (True, "Native")):
+        buffer = tmp_path / f"buffer-{setting}"
+        wal = WriteAheadBuffer(buffer, fsync="off")
+        wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT), payload_of(rows)))
+        wal.close()
+        store = Recording(db)
+        w = Writer(store, buffer, 100, 10, native=setting)
+        w.start()
+        try:
+            assert w.wait_idle(30), w.last_error
+        finally:
+            w.stop()
+        assert store.formats == [want]
