@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
 from collector.buffer import layouts
 from collector.buffer.drain import Batch, BufferReader
 from collector.ops import metrics
@@ -103,6 +105,8 @@ class Writer:
         self.native_on = native and _native.COMPILED  # plain Python converts ~100x slower: JSON then
         self._plans: dict[tuple[str, str], _native.Plan | None] = {}
         self.native_inserts = 0  # payloads inserted as Native (the others as JSON)
+        self._suspect: set[str] = set()  # tables whose last Native insert failed
+        self._native_off: set[str] = set()  # tables that took as JSON what failed as Native
         self._ahead = ThreadPoolExecutor(1, thread_name_prefix="footpath-writer-read")
 
     # -- lifecycle -----------------------------------------------------------------
@@ -189,7 +193,10 @@ class Writer:
             if not layout:
                 inserts.append(_Insert(key, table, None, "JSONEachRow", payload))
                 continue
-            p = self._plan(client, table, layout) if client is not None else self._plans.get((table, layout))
+            if table in self._suspect:  # its last Native insert failed: this batch goes as JSON
+                p = None
+            else:
+                p = self._plan(client, table, layout) if client is not None else self._plans.get((table, layout))
             block = _native.to_native(payload, p, batch.rows_by_key.get(key, -1)) if p is not None else None
             if p is not None and block is None:
                 metrics.NATIVE_FALLBACKS.inc()
@@ -214,11 +221,26 @@ class Writer:
         # re-inserts everything and ClickHouse drops what already landed (the same rows,
         # as JSON or Native: the token, not the bytes, identifies them).
         for ins in ready.inserts:
+            try:
+                client.raw_insert(ins.table, ins.columns, insert_block=ins.data, fmt=ins.fmt,
+                                  settings={**self.insert_settings, **self.table_settings.get(ins.table, {}),
+                                            "insert_deduplication_token": f"{batch.token}:{ins.key}"})
+            except DatabaseError as e:
+                if ins.fmt == "Native" and not isinstance(e, OperationalError):
+                    self._suspect.add(ins.table)  # the server refused it: the retry sends JSON
+                else:
+                    self._suspect.discard(ins.table)  # storage, not the format: Native again
+                raise
             if ins.fmt == "Native":
                 self.native_inserts += 1
-            client.raw_insert(ins.table, ins.columns, insert_block=ins.data, fmt=ins.fmt,
-                              settings={**self.insert_settings, **self.table_settings.get(ins.table, {}),
-                                        "insert_deduplication_token": f"{batch.token}:{ins.key}"})
+            elif ins.table in self._suspect and ins.columns is not None:
+                # the same rows went in as JSON where Native failed: a server that refuses
+                # these blocks (e.g. one without input_format_native_allow_types_conversion),
+                # not storage being away; Native stays off for this table until restart
+                self._suspect.discard(ins.table)
+                self._native_off.add(ins.table)
+                log.warning("%s: a Native insert failed and the same rows then went in as JSON; "
+                            "inserting JSON into it from now on (restart to try Native again)", ins.table)
         dt = time.perf_counter() - t
         self.insert_seconds += dt
         metrics.INSERT_LATENCY.observe(dt)
@@ -231,7 +253,7 @@ class Writer:
     def _plan(self, client: object, table: str, layout: str) -> _native.Plan | None:
         """How a layout's rows go into table as Native, or None: not compiled, or a column
         type native.py does not write.  Asked once per (table, layout) and connection."""
-        if not self.native_on:
+        if not self.native_on or table in self._native_off:
             return None
         if (table, layout) not in self._plans:
             db, _, name = table.rpartition(".")

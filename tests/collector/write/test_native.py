@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from collector.buffer import layouts
 from collector.buffer.wal import WriteAheadBuffer, table_record
@@ -273,3 +274,74 @@ def test_insert_format_json_keeps_every_insert_json(db, tmp_path: Path):
         finally:
             w.stop()
         assert store.formats == [want]
+
+
+def test_a_table_that_refuses_native_blocks_gets_json_from_then_on(db, tmp_path: Path, caplog):
+    """A server that fails a Native insert which then takes the same rows as JSON: the rows
+    go in once, and the writer sends that table JSON from then on."""
+    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+    rows = [random_row(random.Random(7), i, kinds) for i in range(60)]
+    wal = WriteAheadBuffer(tmp_path / "buffer", fsync="off")
+    for i in range(0, 60, 20):
+        wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT),
+                                       payload_of(rows[i:i + 20])))
+    wal.close()
+    formats: list[str] = []
+
+    class Refusing(OneClient):
+        def writer(self) -> Any:
+            outer = self
+
+            class Client:
+                def query(self, *a: Any, **k: Any) -> Any:
+                    return outer.client.query(*a, **k)
+
+                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
+                    formats.append(fmt)
+                    if fmt == "Native":
+                        raise DatabaseError("Code: 70. Conversion from String to LowCardinality(String) is not supported")
+
+            return Client()
+
+    w = Writer(Refusing(db), tmp_path / "buffer", 100, 10, batch_bytes=2_000)  # a batch per record
+    w.start()
+    try:
+        assert w.wait_idle(30), w.last_error
+    finally:
+        w.stop()
+    assert formats == ["Native", "JSONCompactEachRow", "JSONCompactEachRow", "JSONCompactEachRow"]
+    assert w.inserted_rows == 60
+    assert "inserting JSON into it from now on" in caplog.text
+
+
+def test_a_connection_failure_during_a_native_insert_keeps_native(db, tmp_path: Path):
+    """Storage away (a connection error) says nothing about the format: the retry is Native."""
+    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+    rows = [random_row(random.Random(7), i, kinds) for i in range(20)]
+    wal = WriteAheadBuffer(tmp_path / "buffer", fsync="off")
+    wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT), payload_of(rows)))
+    wal.close()
+    formats: list[str] = []
+
+    class Flaky(OneClient):
+        def writer(self) -> Any:
+            outer = self
+
+            class Client:
+                def query(self, *a: Any, **k: Any) -> Any:
+                    return outer.client.query(*a, **k)
+
+                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
+                    formats.append(fmt)
+                    if len(formats) == 1:
+                        raise OperationalError("connection refused")
+
+            return Client()
+
+    w = Writer(Flaky(db), tmp_path / "buffer", 100, 10)
+    w.start()
+    try:
+        assert w.wait_idle(30), w.last_error
+    finally:
+        w.stop()
+    assert formats == ["Native", "Native"]
