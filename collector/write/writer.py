@@ -201,6 +201,8 @@ class Writer:
             if p is not None and block is None:
                 metrics.NATIVE_FALLBACKS.inc()
                 log.info("%s: a row outside the Native writer's grammar; this insert goes as JSON", table)
+            if block is not None and not getattr(self.store, "embedded", True):
+                block = bytes(block)  # an HTTP body: clickhouse-connect sends bytes with the INSERT before them
             fmt, data = ("Native", block) if block is not None else ("JSONCompactEachRow", payload)
             inserts.append(_Insert(key, table, layouts.columns(layout), fmt, data))
         return _Ready(batch, inserts)
