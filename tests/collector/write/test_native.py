@@ -345,3 +345,27 @@ def test_a_connection_failure_during_a_native_insert_keeps_native(db, tmp_path: 
     finally:
         w.stop()
     assert formats == ["Native", "Native"]
+
+
+def test_a_replay_as_json_of_rows_that_landed_as_native_is_dropped_by_the_token(db):
+    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+    rows = [random_row(random.Random(11), i, kinds) for i in range(50)]
+    for r in rows:
+        r[COLS.index("timestamp")] = "2026-01-02T03:04:05.678+00:00"
+    payload = payload_of(rows)
+    block = native.to_native(payload, native.plan(COLS, types(db)))
+    table = f"native_test.replay_{time.time_ns()}"
+    db.command("CREATE DATABASE IF NOT EXISTS native_test")
+    db.command(f"CREATE TABLE {table} AS footpath.events")  # the events table's engine and settings
+    try:
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": "batch-1:footpath.events!1"}
+        db.raw_insert(table, COLS, insert_block=block, fmt="Native", settings=settings)
+        db.raw_insert(table, COLS, insert_block=payload, fmt="JSONCompactEachRow", settings=settings)
+        assert db.query(f"SELECT count() FROM {table}").result_rows[0][0] == 50
+        for r in rows:  # other message ids: ReplacingMergeTree must not be what keeps the count
+            r[COLS.index("message_id")] = "n" + r[COLS.index("message_id")]
+        db.raw_insert(table, COLS, insert_block=payload_of(rows), fmt="JSONCompactEachRow",
+                      settings={**settings, "insert_deduplication_token": "batch-2:footpath.events!1"})
+        assert db.query(f"SELECT count() FROM {table}").result_rows[0][0] == 100  # another token: new rows
+    finally:
+        db.command(f"DROP TABLE {table}")
