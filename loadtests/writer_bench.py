@@ -82,8 +82,10 @@ def child_writer(tmp: Path, kind: str, flush_rows: int, batch_bytes: int, settin
         for v in event_views(client):
             if v not in keep:
                 client.command(f"DETACH TABLE footpath.{v}")
+    native = settings.pop("_insert_format", "native") == "native"  # --json-too
     try:
-        w = Writer(store, tmp / "buffer", flush_rows, 10, batch_bytes=batch_bytes)
+        w = Writer(store, tmp / "buffer", flush_rows, 10, batch_bytes=batch_bytes,
+                   **({} if native else {"native": False}))
         w.insert_settings.update(settings)
         for per_table in w.table_settings.values():  # a variant overrides those too
             per_table.update({k: v for k, v in settings.items() if k in per_table})
@@ -223,6 +225,8 @@ def main() -> None:
     ap.add_argument("--view-sql", default="", help="--profile: also measure the views this SQL file creates")
     ap.add_argument("--formats", action="store_true",
                     help="--profile: also the parse-only cost of " + ", ".join(OTHER_FORMATS))
+    ap.add_argument("--json-too", action="store_true",
+                    help="also run each configuration with insert_format = json (ClickHouse parses the rows)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=1, help="run the writer runs this many times, interleaved")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -242,15 +246,18 @@ def main() -> None:
         fill_buffer(src, args.rows)
         size = sum(p.stat().st_size for p in src.glob("*.wal"))
         print(f"buffer: {args.rows} rows, {size / args.rows:.0f} bytes per row as stored")
-        print(f"{'run':24} {'rows':>8} {'wall s':>7} {'rows/s':>9} {'CPU us/row':>11} {'Python us/row':>14}")
+        print(f"{'run':30} {'rows':>8} {'wall s':>7} {'rows/s':>9} {'CPU us/row':>11} {'Python us/row':>14}")
         runs = [("footpath.events alone", "events", "{}"), ("with the report view", "report", "{}"),
                 ("with all views", "views", "{}")]
         runs += [(f"with all views, {v.partition('={')[0]}", "views", "{" + v.partition("={")[2]) for v in args.variant]
+        if args.json_too:  # each configuration twice in a row: Native blocks, then JSON
+            runs = [r for label, kind, st in runs for r in (
+                (label, kind, st), (label + ", JSON", kind, json.dumps({**json.loads(st), "_insert_format": "json"})))]
         for label, kind, settings in runs * args.repeat:  # repeats interleaved: load hits every run alike
             run = Path(d) / "run"
             shutil.copytree(src, run / "buffer")
             res = _child(args, f"{kind}:{run}", settings)
-            print(f"{label:24} {res['rows']:8} {res['wall']:7.2f} {res['rows'] / res['wall']:9.0f} "
+            print(f"{label:30} {res['rows']:8} {res['wall']:7.2f} {res['rows'] / res['wall']:9.0f} "
                   f"{res['cpu'] / res['rows'] * 1e6:11.2f} {res['read'] / res['rows'] * 1e6:14.2f}", flush=True)
             shutil.rmtree(run)
         if args.profile:
