@@ -39,6 +39,12 @@ def types(client: Any) -> dict[str, str]:
                              "AND table = 'events'").result_rows)
 
 
+@pytest.fixture(scope="module")
+def kinds(db: Any) -> dict[str, int]:
+    """Each events column's value kind, as native.plan reads the table's types."""
+    return {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+
+
 def stamp(rnd: random.Random) -> str:
     """A timestamp as the pipeline writes it (isoformat with milliseconds), sometimes with
     another UTC offset."""
@@ -93,8 +99,7 @@ def stored_both_ways(client: Any, payload: bytes) -> tuple[list[tuple], list[tup
     return stored(client, "json", "JSONCompactEachRow", payload), stored(client, "native", "Native", block)
 
 
-def test_random_rows_store_exactly_as_the_engines_json_parse_stores_them(db):
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+def test_random_rows_store_exactly_as_the_engines_json_parse_stores_them(db, kinds):
     rnd = random.Random(8)
     rows = [random_row(rnd, i, kinds) for i in range(3000)]  # several blocks of native.BLOCK rows
     as_json, as_native = stored_both_ways(db, payload_of(rows))
@@ -102,9 +107,8 @@ def test_random_rows_store_exactly_as_the_engines_json_parse_stores_them(db):
     assert as_native == as_json
 
 
-def test_escapes_orjson_never_writes_still_mean_what_json_says(db):
-    base = orjson.loads(payload_of([random_row(random.Random(1), 0, {c: native.KINDS[t][0] for c, t in
-                                                                      types(db).items() if t in native.KINDS})]))
+def test_escapes_orjson_never_writes_still_mean_what_json_says(db, kinds):
+    base = orjson.loads(payload_of([random_row(random.Random(1), 0, kinds)]))
     line = orjson.dumps(base).decode()
     props = COLS.index("properties")
     texts = [r'"\/ \b\f\n\r\t \" \\"', r'"\u00e9\u4e2d\ud83d\ude00 \u0000\u001F"', r'"\uD834\uDD1E"', '""']
@@ -137,8 +141,7 @@ def test_escapes_orjson_never_writes_still_mean_what_json_says(db):
     ("timestamp", '"2026-01-01T00:00:00.000+15:00"'), ("timestamp", "1767225600000"),
     ("sent_at", '"2026-01-01T00:00:00.000+0000"'),
 ])
-def test_a_value_outside_the_grammar_sends_the_payload_to_json(db, column, text):
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+def test_a_value_outside_the_grammar_sends_the_payload_to_json(db, kinds, column, text):
     good = random_row(random.Random(2), 0, kinds)
     good[COLS.index(column)] = "PLACEHOLDER"
     bad = orjson.dumps(good).replace(b'"PLACEHOLDER"', text.encode())
@@ -149,9 +152,8 @@ def test_a_value_outside_the_grammar_sends_the_payload_to_json(db, column, text)
 
 
 @pytest.mark.parametrize("text", [b"[", b'["a"]', b"{}", b'["unterminated', b"x", b" []"])
-def test_a_line_that_is_not_a_row_of_the_layout_sends_the_payload_to_json(db, text):
+def test_a_line_that_is_not_a_row_of_the_layout_sends_the_payload_to_json(db, kinds, text):
     p = native.plan(COLS, types(db))
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     ok = payload_of([random_row(random.Random(3), 1, kinds)])
     assert native.to_native(ok + b"\n" + text, p) is None
     assert native.to_native(ok + b" ", p) is None  # trailing bytes after a row
@@ -165,13 +167,12 @@ def test_plan_sends_low_cardinality_as_string_and_refuses_other_types():
     assert native.plan(("a", "missing"), {"a": "String"}) is None
 
 
-def test_the_plain_python_module_writes_the_same_bytes(db):
+def test_the_plain_python_module_writes_the_same_bytes(db, kinds):
     """The source run as plain Python (no Cython build) and the compiled module agree."""
     spec = importlib.util.spec_from_file_location("native_plain", Path(native.__file__).with_name("native.py"))
     plain = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plain)
     assert not plain.COMPILED
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     rnd = random.Random(5)
     payload = payload_of([random_row(rnd, i, kinds) for i in range(40)])
     t = types(db)
@@ -184,13 +185,30 @@ def test_the_plain_python_module_writes_the_same_bytes(db):
     assert a is not None and bytes(a) == bytes(b)
 
 
-class OneClient:
-    """The session's engine as the writer's store (one chDB engine per process)."""
+class Scripted:
+    """The session's engine as the writer's store (one chDB engine per process), recording
+    each insert's format; fail(fmt, n) may return an exception to raise for the n-th insert
+    instead of inserting.  insert=False: record only, insert nothing."""
 
     url = "chdb://session"
 
-    def __init__(self, client: Any):
-        self.client = client
+    def __init__(self, client: Any, fail: Any = None, insert: bool = True):
+        self.formats: list[str] = []
+        outer = self
+
+        class Client:
+            def query(self, *a: Any, **k: Any) -> Any:
+                return client.query(*a, **k)
+
+            def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
+                outer.formats.append(fmt)
+                error = fail(fmt, len(outer.formats)) if fail else None
+                if error is not None:
+                    raise error
+                if insert:
+                    client.raw_insert(table, columns, insert_block=insert_block, fmt=fmt, settings=settings)
+
+        self.client = Client()
 
     def writer(self) -> Any:
         return self.client
@@ -199,10 +217,29 @@ class OneClient:
         pass
 
 
-def test_the_writer_inserts_compact_records_as_native_and_falls_back_per_payload(db, tmp_path: Path):
+def buffer_of(path: Path, rows: list[list[Any]], per_record: int = 20) -> Path:
+    """A write-ahead buffer holding rows as compact records of per_record rows."""
+    wal = WriteAheadBuffer(path, fsync="off")
+    for i in range(0, len(rows), per_record):
+        wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT),
+                                       payload_of(rows[i:i + per_record])))
+    wal.close()
+    return path
+
+
+def drained(store: Any, buffer: Path, **kw: Any) -> Writer:
+    w = Writer(store, buffer, 100, 10, **kw)
+    w.start()
+    try:
+        assert w.wait_idle(30), w.last_error
+    finally:
+        w.stop()
+    return w
+
+
+def test_the_writer_inserts_compact_records_as_native_and_falls_back_per_payload(db, kinds, tmp_path: Path):
     """Through the writer and a real engine: good batches go in as Native, a batch with a row
     the converter refuses goes in as JSON, and every row is stored as the JSON insert stores it."""
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     site = f"native-{time.time_ns()}"
     rnd = random.Random(9)
     rows = [random_row(rnd, i, kinds) for i in range(400)]
@@ -210,18 +247,8 @@ def test_the_writer_inserts_compact_records_as_native_and_falls_back_per_payload
         r[COLS.index("site_id")] = site
         r[COLS.index("timestamp")] = f"2026-01-{rnd.randrange(1, 32):02d}T{rnd.randrange(24):02d}:00:00.{rnd.randrange(1000):03d}+00:00"
     rows[250][COLS.index("timestamp")] = "2026-01-01T00:00:00+00:00"  # no milliseconds: JSON's to parse
-    key = layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT)
-    wal = WriteAheadBuffer(tmp_path / "buffer", fsync="off")
-    for i in range(0, len(rows), 20):
-        wal.append_nowait(table_record(key, payload_of(rows[i:i + 20])))
-    wal.close()
-    w = Writer(OneClient(db), tmp_path / "buffer", 100, 10, batch_bytes=40_000)  # several batches: read ahead
     before = metrics.NATIVE_FALLBACKS._value.get()
-    w.start()
-    try:
-        assert w.wait_idle(30), w.last_error
-    finally:
-        w.stop()
+    w = drained(Scripted(db), buffer_of(tmp_path / "buffer", rows), batch_bytes=40_000)  # several batches
     assert w.native_inserts >= 3
     assert metrics.NATIVE_FALLBACKS._value.get() == before + 1
     got = db.query("SELECT * FROM footpath.events WHERE site_id = {s:String} ORDER BY message_id",
@@ -231,8 +258,7 @@ def test_the_writer_inserts_compact_records_as_native_and_falls_back_per_payload
     assert got == as_json
 
 
-def test_a_line_count_below_the_rows_is_refused_before_anything_is_written(db):
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+def test_a_line_count_below_the_rows_is_refused_before_anything_is_written(db, kinds):
     rnd = random.Random(4)
     payload = payload_of([random_row(rnd, i, kinds) for i in range(30)])
     p = native.plan(COLS, types(db))
@@ -241,114 +267,37 @@ def test_a_line_count_below_the_rows_is_refused_before_anything_is_written(db):
         native.to_native(payload, p, 29)
 
 
-def test_insert_format_json_keeps_every_insert_json(db, tmp_path: Path):
+def test_insert_format_json_keeps_every_insert_json(db, kinds, tmp_path: Path):
     """The insert_format setting: json turns the Native writer off."""
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     rows = [random_row(random.Random(6), i, kinds) for i in range(30)]
-
-    class Recording(OneClient):
-        def __init__(self, client: Any):
-            super().__init__(client)
-            self.formats: list[str] = []
-            outer = self
-
-            class Client:
-                def query(self, *a: Any, **k: Any) -> Any:
-                    return client.query(*a, **k)
-
-                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
-                    outer.formats.append(fmt)
-
-            self.client = Client()
-
     for setting, want in ((False, "JSONCompactEachRow"), (True, "Native")):
-        buffer = tmp_path / f"buffer-{setting}"
-        wal = WriteAheadBuffer(buffer, fsync="off")
-        wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT), payload_of(rows)))
-        wal.close()
-        store = Recording(db)
-        w = Writer(store, buffer, 100, 10, native=setting)
-        w.start()
-        try:
-            assert w.wait_idle(30), w.last_error
-        finally:
-            w.stop()
+        store = Scripted(db, insert=False)
+        drained(store, buffer_of(tmp_path / f"buffer-{setting}", rows, per_record=30), native=setting)
         assert store.formats == [want]
 
 
-def test_a_table_that_refuses_native_blocks_gets_json_from_then_on(db, tmp_path: Path, caplog):
+def test_a_table_that_refuses_native_blocks_gets_json_from_then_on(db, kinds, tmp_path: Path, caplog):
     """A server that fails a Native insert which then takes the same rows as JSON: the rows
     go in once, and the writer sends that table JSON from then on."""
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     rows = [random_row(random.Random(7), i, kinds) for i in range(60)]
-    wal = WriteAheadBuffer(tmp_path / "buffer", fsync="off")
-    for i in range(0, 60, 20):
-        wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT),
-                                       payload_of(rows[i:i + 20])))
-    wal.close()
-    formats: list[str] = []
-
-    class Refusing(OneClient):
-        def writer(self) -> Any:
-            outer = self
-
-            class Client:
-                def query(self, *a: Any, **k: Any) -> Any:
-                    return outer.client.query(*a, **k)
-
-                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
-                    formats.append(fmt)
-                    if fmt == "Native":
-                        raise DatabaseError("Code: 70. Conversion from String to LowCardinality(String) is not supported")
-
-            return Client()
-
-    w = Writer(Refusing(db), tmp_path / "buffer", 100, 10, batch_bytes=2_000)  # a batch per record
-    w.start()
-    try:
-        assert w.wait_idle(30), w.last_error
-    finally:
-        w.stop()
-    assert formats == ["Native", "JSONCompactEachRow", "JSONCompactEachRow", "JSONCompactEachRow"]
+    refusal = DatabaseError("Code: 70. Conversion from String to LowCardinality(String) is not supported")
+    store = Scripted(db, fail=lambda fmt, n: refusal if fmt == "Native" else None, insert=False)
+    w = drained(store, buffer_of(tmp_path / "buffer", rows), batch_bytes=2_000)  # a batch per record
+    assert store.formats == ["Native", "JSONCompactEachRow", "JSONCompactEachRow", "JSONCompactEachRow"]
     assert w.inserted_rows == 60
     assert "inserting JSON into it from now on" in caplog.text
 
 
-def test_a_connection_failure_during_a_native_insert_keeps_native(db, tmp_path: Path):
+def test_a_connection_failure_during_a_native_insert_keeps_native(db, kinds, tmp_path: Path):
     """Storage away (a connection error) says nothing about the format: the retry is Native."""
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     rows = [random_row(random.Random(7), i, kinds) for i in range(20)]
-    wal = WriteAheadBuffer(tmp_path / "buffer", fsync="off")
-    wal.append_nowait(table_record(layouts.record_key(layouts.EVENTS_TABLE, layouts.CURRENT), payload_of(rows)))
-    wal.close()
-    formats: list[str] = []
-
-    class Flaky(OneClient):
-        def writer(self) -> Any:
-            outer = self
-
-            class Client:
-                def query(self, *a: Any, **k: Any) -> Any:
-                    return outer.client.query(*a, **k)
-
-                def raw_insert(self, table: str, columns: Any, insert_block: Any, fmt: str, settings: Any) -> None:
-                    formats.append(fmt)
-                    if len(formats) == 1:
-                        raise OperationalError("connection refused")
-
-            return Client()
-
-    w = Writer(Flaky(db), tmp_path / "buffer", 100, 10)
-    w.start()
-    try:
-        assert w.wait_idle(30), w.last_error
-    finally:
-        w.stop()
-    assert formats == ["Native", "Native"]
+    store = Scripted(db, fail=lambda fmt, n: OperationalError("connection refused") if n == 1 else None,
+                     insert=False)
+    drained(store, buffer_of(tmp_path / "buffer", rows))
+    assert store.formats == ["Native", "Native"]
 
 
-def test_a_replay_as_json_of_rows_that_landed_as_native_is_dropped_by_the_token(db):
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
+def test_a_replay_as_json_of_rows_that_landed_as_native_is_dropped_by_the_token(db, kinds):
     rows = [random_row(random.Random(11), i, kinds) for i in range(50)]
     for r in rows:
         r[COLS.index("timestamp")] = "2026-01-02T03:04:05.678+00:00"
@@ -372,11 +321,10 @@ def test_a_replay_as_json_of_rows_that_landed_as_native_is_dropped_by_the_token(
         db.command(f"DROP TABLE {table}")
 
 
-def test_mutated_payloads_are_either_refused_or_stored_as_json_stores_them(db):
+def test_mutated_payloads_are_either_refused_or_stored_as_json_stores_them(db, kinds):
     """Random byte edits of a valid payload: the converter never reads or writes outside its
     buffers (a crash would end the test run), and whatever it accepts, the engine's own JSON
     parse accepts and stores identically."""
-    kinds = {c: native.KINDS[t][0] for c, t in types(db).items() if t in native.KINDS}
     rnd = random.Random(12)
     base = bytearray(payload_of([random_row(rnd, i, kinds) for i in range(3)]))
     p = native.plan(COLS, types(db))
