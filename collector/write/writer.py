@@ -107,10 +107,11 @@ class Writer:
         self.native_inserts = 0  # payloads inserted as Native (the others as JSON)
         self._suspect: set[str] = set()  # tables whose last Native insert failed
         self._native_off: set[str] = set()  # tables that took as JSON what failed as Native
-        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="footpath-writer-read")
+        self._ahead: ThreadPoolExecutor | None = None  # the read-ahead thread, from start() to stop()
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
+        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="footpath-writer-read")
         self._thread = threading.Thread(target=self._run, name="footpath-writer", daemon=True)
         self._thread.start()
 
@@ -125,7 +126,8 @@ class Writer:
         self.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=drain_timeout)
-        self._ahead.shutdown(wait=False, cancel_futures=True)
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- loop ----------------------------------------------------------------------
     def _run(self) -> None:
@@ -163,6 +165,7 @@ class Writer:
                 # the next batch is read and converted on another thread while this one is
                 # inserted (the engine releases the GIL, native.py's loops too): a backlog
                 # drains at the pace of the inserts alone
+                assert self._ahead is not None  # _drain_once runs on the thread start() began
                 ahead = self._ahead.submit(self._read, ready.batch)
                 try:
                     self._insert(ready)
