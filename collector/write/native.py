@@ -20,7 +20,7 @@ LowCardinality(String), which goes as String and is converted by the engine on i
 layout does not name from their defaults, as with JSON.
 
 Compiled with Cython (collector/_compiled.py).  As plain Python it gives the same bytes,
-~100x slower: the writer uses it only when compiled (COMPILED)."""
+~170x slower (246 against 1.4 us a row): the writer uses it only when compiled (COMPILED)."""
 
 from __future__ import annotations
 

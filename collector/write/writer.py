@@ -102,7 +102,7 @@ class Writer:
         self.after_insert: list = []  # callbacks(batch) run after each committed insert
         # compact layouts go in as Native blocks (collector/write/native.py) when compiled;
         # per (table, layout): how, or None when the table's column types rule it out
-        self.native_on = native and _native.COMPILED  # plain Python converts ~100x slower: JSON then
+        self.native_on = native and _native.COMPILED  # plain Python converts ~170x slower: JSON then
         self._plans: dict[tuple[str, str], _native.Plan | None] = {}
         self.native_inserts = 0  # payloads inserted as Native (the others as JSON)
         self._suspect: set[str] = set()  # tables whose last Native insert failed
