@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
@@ -204,7 +205,7 @@ class Writer:
             if p is not None and block is None:
                 metrics.NATIVE_FALLBACKS.inc()
                 log.info("%s: a row outside the Native writer's grammar; this insert goes as JSON", table)
-            if block is not None and not getattr(self.store, "embedded", True):
+            if block is not None and not self.store.embedded:
                 block = bytes(block)  # an HTTP body: clickhouse-connect sends bytes with the INSERT before them
             fmt, data = ("Native", block) if block is not None else ("JSONCompactEachRow", payload)
             inserts.append(_Insert(key, table, layouts.columns(layout), fmt, data))
@@ -255,7 +256,7 @@ class Writer:
         self.inserted_rows += batch.rows
         metrics.INSERTED.inc(batch.rows)
 
-    def _plan(self, client: object, table: str, layout: str) -> _native.Plan | None:
+    def _plan(self, client: Any, table: str, layout: str) -> _native.Plan | None:
         """How a layout's rows go into table as Native, or None: not compiled, or a column
         type native.py does not write.  Asked once per (table, layout) and connection."""
         if not self.native_on or table in self._native_off:

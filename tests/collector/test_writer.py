@@ -26,6 +26,7 @@ class RecordingClient:
 
 class FakeStore:
     url = "chdb://fake"
+    embedded = True
 
     def __init__(self):
         self.client = RecordingClient()

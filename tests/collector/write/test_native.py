@@ -191,6 +191,7 @@ class Scripted:
     instead of inserting.  insert=False: record only, insert nothing."""
 
     url = "chdb://session"
+    embedded = True
 
     def __init__(self, client: Any, fail: Any = None, insert: bool = True):
         self.formats: list[str] = []
