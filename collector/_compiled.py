@@ -1,9 +1,9 @@
 """The ingestion hot path compiled with Cython, and the guard against stale builds.
 
 The modules below run for every event (receive -> validate -> enrich -> buffer record),
-four for every row a report reads from the views (collector.reports.funnel,
-.pathwalk, .ties and .regroup) and one for every row the writer inserts
-(collector.write.native); those five are the only ones with C types (their headers turn
+five for every row a report reads from the views (collector.reports.funnel,
+.pathwalk, .ties, .regroup and .resolve) and one for every row the writer inserts
+(collector.write.native); those six are the only ones with C types (their headers turn
 annotation typing on).
 setup.py compiles them, unchanged, into extension modules beside their sources: on
 batches that is ~25 % less CPU per event (BENCHMARKS.md, HTTP).  The source stays the
@@ -54,6 +54,7 @@ MODULES: tuple[str, ...] = (
     "collector.reports.pathwalk",
     "collector.reports.ties",
     "collector.reports.regroup",
+    "collector.reports.resolve",
     "collector.write.native",
 )
 

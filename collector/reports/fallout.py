@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports import funnel
+from collector.reports import funnel, persons
 from collector.reports.sources import (
     INTERNAL_EVENTS,
     SEP_CHAR,
@@ -137,9 +137,12 @@ class Source:
     `rows` (a FROM item), the conditions on them (`where`, which defines the step mask `m`),
     the container column and the breakdown expression."""
 
-    def __init__(self, spec: FalloutSpec, variant: str, client: Any):
+    def __init__(self, spec: FalloutSpec, variant: str, client: Any, resolved: bool = False):
+        """resolved: the views' stream resolves persons in the collector (persons.for_report):
+        its container is the stored identity key."""
         self.p = p = Params()
         person = spec.container == "person"
+        resolved = resolved and variant == "mv"
         dims: tuple[str, ...] = ()
         bd = spec.breakdown
         self.bd_expr = "''"
@@ -152,7 +155,8 @@ class Source:
             self.bd_expr = f"toString({bd})"
         self.site = site = p.add(spec.site, "String")
         self.dims = dims
-        self.rows = event_rows(variant, person or spec.segment is not None, client, dims, prewhere=f"site_id = {site}")
+        self.rows = event_rows(variant, (person and not resolved) or spec.segment is not None, client, dims,
+                               prewhere=f"site_id = {site}", identity=resolved)
         where = [f"site_id = {site}", range_condition(p, ms(spec.start), ms(spec.end), variant)]
         if not spec.include_bots:
             where.append("NOT is_bot")
@@ -165,13 +169,15 @@ class Source:
             where.append(f"{mask} > 0")
         if spec.segment is not None:
             where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
-        if person or spec.segment is not None:
+        if resolved:
+            where.append("identity_key != 0")  # a row with no user or anonymous id has no person
+        elif person or spec.segment is not None:
             where.append("person_key != 0")  # last: persons are resolved only for the rows left
         self.where = " AND ".join(where)
-        self.container = "person_key" if person else "ck"
+        self.container = "identity_key" if resolved else "person_key" if person else "ck"
 
 
-def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[str]]:
+def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None]:
     """The views' rows for reduce(), by container and time: c, t, the step mask, and
     with a breakdown the value's number on step-1 rows (its position in the list returned,
     from 1).  Sessions come off the disk in this order (report_steps is sorted by site, ck,
@@ -184,8 +190,12 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
     the range) and bound into the stream: one number a row instead of a string, which the
     client would turn into a Python object per row (~0.5 s at 4.4M rows).  A step-1 row
     whose value is not in the list was inserted between the two reads: it is left out, as
-    if it had arrived after the report."""
-    s = Source(spec, "mv", client)
+    if it had arrived after the report.
+
+    A person report's rows carry their identity key, which reduce() turns into the person
+    (persons.for_report), where the engine allows it; else the engine's person_key."""
+    resolver = persons.for_report(spec, client)
+    s = Source(spec, "mv", client, resolved=resolver is not None)
     values: list[str] = []
     bd = ""
     if spec.breakdown:
@@ -201,7 +211,7 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
         bd = f", CAST(if(bitTest(m, 0), {number}, 0) AS UInt32) AS bd"
         s.where += f" AND (NOT bitTest(m, 0) OR {number} != 0)"
     sql = f"SELECT {s.container} AS c, t, toUInt16(m) AS sm{bd} FROM {s.rows} WHERE {s.where}{stream_order(spec)}"
-    return sql, s.p.values, values
+    return sql, s.p.values, values, resolver
 
 
 class _Walk(Results):
@@ -238,13 +248,13 @@ class _Walk(Results):
 
 
 def reduce(spec: FalloutSpec, blocks: Iterable[Sequence[Any]], values: Sequence[str] = (),
-           max_bytes: int | None = None) -> list[list[Any]]:
+           resolver: persons.Resolver | None = None, max_bytes: int | None = None) -> list[list[Any]]:
     """The rows build()'s SQL returns, from stream()'s blocks: funnel.walk per container,
-    then counts and medians per breakdown value in numpy (values: stream()'s list;
+    then counts and medians per breakdown value in numpy (values, resolver: stream()'s;
     max_bytes: the memory limit of grouping persons, stream.walk_persons)."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint16, *([np.uint32] if spec.breakdown else []))
-    walk_stream(spec, blocks, dtypes, walk, max_bytes)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver)
     return _aggregate(spec, walk, values)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports import pathwalk
+from collector.reports import pathwalk, persons
 from collector.reports.sources import (
     KIND,
     Params,
@@ -58,12 +58,16 @@ class Source:
     (stream): `rows` (a FROM item), the conditions on them (`where`), the anchor test,
     the container column."""
 
-    def __init__(self, spec: PathsSpec, variant: str, client: Any):
+    def __init__(self, spec: PathsSpec, variant: str, client: Any, resolved: bool = False):
+        """resolved: the views' stream resolves persons in the collector (persons.for_report):
+        its container is the stored identity key."""
         self.p = p = Params()
         self.spec = spec
         person = spec.container == "person"
+        self.resolved = resolved = resolved and variant == "mv"
         self.site = site = p.add(spec.site, "String")
-        self.rows = event_rows(variant, person or spec.segment is not None, client, prewhere=f"site_id = {site}")
+        self.rows = event_rows(variant, (person and not resolved) or spec.segment is not None, client,
+                               prewhere=f"site_id = {site}", identity=resolved)
         self.anchor = step_condition(spec.anchor, p) if spec.anchor else "0"
         # Only the rows a path can show (the included kinds, tag-internal events and bots
         # left out unless asked for) and the anchor's matches reach the grouping.
@@ -76,8 +80,8 @@ class Source:
             self.where.append("NOT bitTest(flags, 3)")
         if spec.segment is not None:
             self.where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
-        self.person = person or spec.segment is not None
-        self.container = "person_key" if person else "ck"
+        self.person = (person and not resolved) or spec.segment is not None
+        self.container = "identity_key" if resolved else "person_key" if person else "ck"
 
     def ranked(self, client: Any) -> tuple[str, list[str]]:
         """The label's rank as an expression, and the labels the ranks name (rank k is
@@ -102,22 +106,25 @@ class Source:
         return label, names
 
     def finish(self) -> str:
-        if self.person:
+        if self.resolved:
+            self.where.append("identity_key != 0")  # a row with no user or anonymous id has no person
+        elif self.person:
             self.where.append("person_key != 0")  # last: persons are resolved only for the rows left
         return " AND ".join(self.where)
 
 
-def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]]:
-    """The views' rows for reduce(), by container and time (persons grouped by reduce, as
-    in fallout.stream): c, t, the label's rank
+def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None]:
+    """The views' rows for reduce(), by container and time (persons grouped and, where the
+    engine allows it, resolved by reduce, as in fallout.stream): c, t, the label's rank
     in the site's sorted labels (read first, bound into the query, and returned: the same
     list names the ranks at the end) and the flags with the anchor bit (16)."""
-    s = Source(spec, "mv", client)
+    resolver = persons.for_report(spec, client)
+    s = Source(spec, "mv", client, resolved=resolver is not None)
     label, names = s.ranked(client)
     where = s.finish()
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl "
            f"FROM {s.rows} WHERE {where}{stream_order(spec)}")
-    return sql, s.p.values, names
+    return sql, s.p.values, names, resolver
 
 
 def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
@@ -231,13 +238,13 @@ class _Walk(Results):
 
 
 def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],
-           max_bytes: int | None = None) -> list[tuple[int, str, str, int]]:
+           resolver: persons.Resolver | None = None, max_bytes: int | None = None) -> list[tuple[int, str, str, int]]:
     """The rows build()'s SQL returns (depth, source label, target label, count), from
     stream()'s blocks: pathwalk.walk cuts each container's sequence, then the layers are
     grouped here, depth by depth, as the SQL's stages do."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint32, np.uint8)
-    walk_stream(spec, blocks, dtypes, walk, max_bytes)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver)
     paths = np.concatenate(walk.paths) if walk.paths else np.zeros((0, spec.depth + 1), dtype=np.uint32)
     # ranks 1..R name labels, 0 is no label; the markers become R+1 (end) and R+2 (other)
     n = len(names)

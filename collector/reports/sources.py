@@ -180,10 +180,13 @@ RAW_COLUMNS = ("site_id", "timestamp", "seq", "is_bot", "properties", "anonymous
 MV_COLUMNS = "site_id, ck, t, flags, key, label, properties"
 
 
-def event_rows(variant: str, person: bool, client: Any, dims: tuple[str, ...] = (), prewhere: str = "") -> str:
+def event_rows(variant: str, person: bool, client: Any, dims: tuple[str, ...] = (), prewhere: str = "",
+               identity: bool = False) -> str:
     """A FROM item with one row per report event: site_id, ck, t, flags, is_bot, key, label,
-    properties, the named dimensions, and person_key/person_id when person is set.  Filter
-    its time with range_condition (the views compare t, the raw table its timestamp).
+    properties, the named dimensions, person_key/person_id when person is set, and on the
+    views the stored identity_key when identity is set (persons.py resolves it in the
+    collector).  Filter its time with range_condition (the views compare t, the raw table
+    its timestamp).
 
     prewhere (the site condition) goes on the table read itself, as an explicit PREWHERE:
     left to itself ClickHouse moves the step test and the time range there too, which costs
@@ -193,6 +196,7 @@ def event_rows(variant: str, person: bool, client: Any, dims: tuple[str, ...] = 
     extra = ", person_key, person_id" if person else ""
     pw = f" PREWHERE {prewhere}" if prewhere else ""
     if variant == "mv":
+        extra += ", identity_key" if identity else ""
         bad = [d for d in dims if d not in MV_DIMENSIONS]
         if bad:
             raise SourceError(f"dimension {bad[0]} is not stored in footpath.report_steps")

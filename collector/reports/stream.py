@@ -105,11 +105,16 @@ class Results:
             getattr(self, name).extend(getattr(other, name))
 
 
+# resolve(keys, times) -> (each row's person key, the number of rows with none (0)): a
+# person report's identity keys made persons (persons.Resolver)
+Resolve = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, int]]
+
+
 def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
-                max_bytes: int | None = None) -> None:
+                max_bytes: int | None = None, resolve: Resolve | None = None) -> None:
     """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes."""
     if spec.container == "person":
-        walk_persons(blocks, dtypes, walk, max_bytes)
+        walk_persons(blocks, dtypes, walk, max_bytes, resolve=resolve)
     else:
         walk_blocks(blocks, dtypes, walk)
 
@@ -137,11 +142,38 @@ def _held(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], max_bytes: int
     return parts
 
 
+def _resolved(parts: list[list[np.ndarray]], resolve: Resolve
+              ) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
+    """The parts with column 0 (identity keys) made persons by resolve (column 1: the
+    times), and the runs of each (for _shared, while the part is in cache), half of them on
+    another thread (the lookups release the GIL); rows with no person left out, as the
+    engine's person_key != 0 does.  Once the stream has ended, not block by block while it
+    runs: on two cores the engine's threads had no CPU to spare for them (measured: ~15 ms
+    more per report)."""
+    def run(some: list[list[np.ndarray]]) -> list[tuple[list[np.ndarray], np.ndarray]]:
+        out = []
+        for p in some:
+            p[0], none = resolve(p[0], p[1])
+            if none:
+                kept = p[0] != 0
+                p = [c[kept] for c in p]
+            if len(p[0]):
+                out.append((p, _run_starts(p[0], p[1])))
+        return out
+
+    half = len(parts) // 2
+    with ThreadPoolExecutor(1, thread_name_prefix="report") as pool:
+        other = pool.submit(run, parts[half:])
+        done = run(parts[:half]) + other.result()
+    return [p for p, _ in done], [r for _, r in done]
+
+
 def _joined(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))] if len(parts) > 1 else parts[0]
 
 
-def _shared(parts: list[list[np.ndarray]], times: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _shared(parts: list[list[np.ndarray]], times: Callable[[], np.ndarray],
+            runs: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The persons with several runs (regroup.py) among the rows of parts (blocks, in
     order; column 0 the person key, column 1 the time): the permutation that puts their
     rows together, each person's runs merged by time, and per row 1 where the row's person
@@ -150,11 +182,10 @@ def _shared(parts: list[list[np.ndarray]], times: Callable[[], np.ndarray]) -> t
     ends at the end of its block too: a person whose one run a block boundary cuts is
     merged (a few per report), so each block can be walked on its own (walk_persons)."""
     starts, run_keys, base = [], [], 0
-    for keys, ts, *_ in parts:
-        local = np.empty(len(keys) + 1, dtype=np.int64)
-        runs = regroup.run_starts(keys, ts, local)
-        starts.append(local[:runs] + base)
-        run_keys.append(keys[local[:runs]])
+    for i, (keys, ts, *_) in enumerate(parts):
+        local = runs[i] if runs is not None else _run_starts(keys, ts)
+        starts.append(local + base)
+        run_keys.append(keys[local])
         base += len(keys)
     starts.append(np.array([base], dtype=np.int64))
     order, sorted_keys = _by_key(np.concatenate(run_keys))
@@ -163,6 +194,12 @@ def _shared(parts: list[list[np.ndarray]], times: Callable[[], np.ndarray]) -> t
     rows = regroup.merged(times(), np.concatenate(starts), order, sorted_keys, perm, np.empty(base, dtype=np.int64),
                           shared)
     return perm[:rows], shared
+
+
+def _run_starts(keys: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """The first row of every run of a part (regroup.run_starts)."""
+    local = np.empty(len(keys) + 1, dtype=np.int64)
+    return local[:regroup.run_starts(keys, ts, local)]
 
 
 def _by_key(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +247,7 @@ def regrouped(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], chunk: int
 
 
 def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
-                 max_bytes: int | None = None, chunk: int = 65536) -> None:
+                 max_bytes: int | None = None, chunk: int = 65536, resolve: Resolve | None = None) -> None:
     """Walks a person report's stream as walk_blocks(regrouped(...)) would, on two threads.
 
     The rows of a person who came as one run need no moving: they are walked where they
@@ -219,8 +256,14 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     rows (_shared; this thread joins the times it needs first), then takes blocks too.
     The merged rows are then walked, half on each thread, with walkers of their own; the
     walks' results for those persons where their rows came are dropped.  The compiled walks and merge release the GIL, as numpy's sort
-    and gathers do, so the threads run on both cores."""
+    and gathers do, so the threads run on both cores.  With resolve, column 0 comes as
+    identity keys and is made persons first (_resolved)."""
+    if max_bytes and resolve is not None:
+        max_bytes -= getattr(resolve, "nbytes", 0)  # a resolver's table is held meanwhile
     parts = _held(blocks, dtypes, max_bytes, chunk)  # the units of work: a large block is cut
+    runs = None
+    if parts and resolve is not None:
+        parts, runs = _resolved(parts, resolve)
     if not parts:
         return
     bases = np.cumsum([0] + [len(p[0]) for p in parts]).tolist()
@@ -237,7 +280,7 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     times: Future[np.ndarray] = Future()
 
     def find() -> tuple[np.ndarray, np.ndarray]:
-        found = _shared(parts, times.result)
+        found = _shared(parts, times.result, runs)
         in_place(1)
         return found
 

@@ -202,6 +202,35 @@ def test_walk_persons_walks_each_person_once_as_regrouped_lays_it_out(monkeypatc
         assert [r[1] for r in walked_rows] == sorted(r[1] for r in walked_rows)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_walk_persons_makes_identity_keys_persons_first(seed: int) -> None:
+    """With resolve (persons.Resolver in reports), column 0 comes as identity keys: a
+    person's runs carry several (anonymous, then logged in mid-run too), which become one
+    container; rows whose person is 0 are left out."""
+    rng = random.Random(300 + seed)
+    runs = sessions(rng, rng.choice([3, 60, 500]))
+    ids: dict[int, int] = {}  # identity key -> person key
+    raw, want = [], []
+    for run in runs:
+        person = run[0][0] if rng.random() < 0.9 else 0
+        own = [rng.getrandbits(64) | 1 for _ in range(2)]
+        ids.update({k: person for k in own})
+        login = rng.randrange(len(run) + 1)
+        raw += [(own[i >= login], t, payload) for i, (_, t, payload) in enumerate(run)]
+        want += [(person, t, payload) for _, t, payload in run if person]
+
+    def resolve(keys: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, int]:
+        out = np.array([ids[k] for k in keys.tolist()], dtype=np.uint64)
+        return out, int((out == 0).sum())
+
+    reference = Recorder()
+    walk_persons(blocks_of(want, rng), (np.uint64,) * 3, reference)
+    got = Recorder()
+    walk_persons(blocks_of(raw, rng), (np.uint64,) * 3, got, chunk=rng.choice([1, 7, 100_000]), resolve=resolve)
+    assert got.containers() == reference.containers()
+    assert len(got.containers()) == len({r[0] for r in want})
+
+
 def test_walk_persons_holds_no_more_rows_than_the_query_memory_limit() -> None:
     rows = [np.arange(100, dtype=np.uint64)] * 3
     got = Recorder()
