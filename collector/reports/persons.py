@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 import numpy as np
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from collector.reports import resolve
 from collector.reports.sources import SourceError, person_select
@@ -71,9 +72,13 @@ def for_report(spec: Any, client: Any) -> Resolver | None:
     """The Resolver of a person report on the views, or None where the engine resolves
     persons: a session report, a segment (its sets are persons the engine resolves, so the
     rows' persons must be the engine's too), a rule or dictionary this module cannot take."""
-    if spec.container != "person" or spec.segment is not None or not usable(client):
+    if spec.container != "person" or spec.segment is not None:
         return None
-    return resolver(client, spec.site)
+    try:
+        return resolver(client, spec.site) if usable(client) else None
+    except ClickHouseError as e:  # e.g. the dictionary failed to load: the engine's path says why
+        log.warning("person dictionary not readable for resolving in the collector: %s", str(e).split("\n")[0])
+        return None
 
 
 def usable(client: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from collector.reports import api, persons, resolve
 from collector.reports.sources import person_select
@@ -197,6 +198,14 @@ def test_the_engine_resolves_when_the_rule_or_the_dictionary_is_not_resolves(ser
         monkeypatch.setattr(persons, "MAX_ENTRIES", 2)
         assert persons.for_report(spec, client) is None
     assert "not the rule" in caplog.text and "entries" in caplog.text
+    def unreadable(client: Any, site: str) -> None:
+        raise DatabaseError("Code: 36. DB::Exception: dictionary failed to load")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(persons, "resolver", unreadable)
+    with caplog.at_level(logging.WARNING, logger="footpath.reports"):
+        assert persons.for_report(spec, client) is None
+    assert "dictionary failed to load" in caplog.text
     segment = type("Spec", (), {"container": "person", "segment": object(), "site": server.site.id})()
     session = type("Spec", (), {"container": "session", "segment": None, "site": server.site.id})()
     assert persons.for_report(segment, client) is None and persons.for_report(session, client) is None
