@@ -4,12 +4,14 @@ The stream then reads report_steps' stored identity key (0045) instead of
 footpath.events_person's person_key, and resolve.py applies events_person's rule to it,
 once per run of equal keys, from the entries of identity_person_dict (0016) read for the
 report (~10 ms for the benchmark's 233k entries).  Person fallout and paths at 10M events:
-~165 ms less of the engine's CPU per report (BENCHMARKS.md, Reports).
+the engine's ~165 ms of CPU for the lookups becomes ~45 ms here, −6 to −9 % of the
+report's CPU (BENCHMARKS.md, Reports).
 
 Only while the server's events_person is the one resolve.py was written for (RULE: its
 SELECT, re-targeted at report_steps by sources.person_select, word for word) and the
-dictionary holds at most MAX_ENTRIES entries (the snapshot costs ~45 ns and ~20 bytes of
-table per entry, the engine's lookups ~23 ns per row); otherwise, and for segments (their
+dictionary holds at most MAX_ENTRIES entries (reading and building cost ~40 ns and up to
+~100 bytes per entry, held for the report; the engine's lookups ~23 ns per row);
+otherwise, and for segments (their
 sets are persons the engine resolves), the stream asks the engine for person_key as
 before.  Both give the same person keys (tests/reports/test_resolve.py)."""
 
