@@ -105,9 +105,13 @@ class Results:
             getattr(self, name).extend(getattr(other, name))
 
 
-# resolve(keys, times) -> (each row's person key, the number of rows with none (0)): a
-# person report's identity keys made persons (persons.Resolver)
-Resolve = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, int]]
+class Resolve(Protocol):
+    """A person report's identity keys made persons (persons.Resolver)."""
+
+    nbytes: int  # what it holds while the report runs (counted against the memory limit)
+
+    def __call__(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, int]:
+        """Each row's person key, and the number of rows with none (0)."""
 
 
 def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
@@ -259,7 +263,7 @@ def walk_persons(blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: W
     and gathers do, so the threads run on both cores.  With resolve, column 0 comes as
     identity keys and is made persons first (_resolved)."""
     if max_bytes and resolve is not None:
-        max_bytes -= getattr(resolve, "nbytes", 0)  # a resolver's table is held meanwhile
+        max_bytes -= resolve.nbytes  # a resolver's table is held meanwhile
     parts = _held(blocks, dtypes, max_bytes, chunk)  # the units of work: a large block is cut
     runs = None
     if parts and resolve is not None:

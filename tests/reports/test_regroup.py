@@ -219,14 +219,17 @@ def test_walk_persons_makes_identity_keys_persons_first(seed: int) -> None:
         raw += [(own[i >= login], t, payload) for i, (_, t, payload) in enumerate(run)]
         want += [(person, t, payload) for _, t, payload in run if person]
 
-    def resolve(keys: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, int]:
-        out = np.array([ids[k] for k in keys.tolist()], dtype=np.uint64)
-        return out, int((out == 0).sum())
+    class Resolve:
+        nbytes = 0
+
+        def __call__(self, keys: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, int]:
+            out = np.array([ids[k] for k in keys.tolist()], dtype=np.uint64)
+            return out, int((out == 0).sum())
 
     reference = Recorder()
     walk_persons(blocks_of(want, rng), (np.uint64,) * 3, reference)
     got = Recorder()
-    walk_persons(blocks_of(raw, rng), (np.uint64,) * 3, got, chunk=rng.choice([1, 7, 100_000]), resolve=resolve)
+    walk_persons(blocks_of(raw, rng), (np.uint64,) * 3, got, chunk=rng.choice([1, 7, 100_000]), resolve=Resolve())
     assert got.containers() == reference.containers()
     assert len(got.containers()) == len({r[0] for r in want})
 
@@ -238,6 +241,19 @@ def test_walk_persons_holds_no_more_rows_than_the_query_memory_limit() -> None:
     assert len(got.containers()) == 100
     with pytest.raises(stream.TooLarge, match="100 rows"):
         walk_persons([rows], (np.uint64,) * 3, Recorder(), max_bytes=8_799)
+
+
+def test_a_resolvers_table_counts_against_the_query_memory_limit() -> None:
+    class Same:
+        nbytes = 1
+
+        def __call__(self, keys: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, int]:
+            return keys, 0
+
+    rows = [np.arange(1, 101, dtype=np.uint64)] * 3
+    walk_persons([rows], (np.uint64,) * 3, Recorder(), max_bytes=8_801, resolve=Same())
+    with pytest.raises(stream.TooLarge, match="100 rows"):
+        walk_persons([rows], (np.uint64,) * 3, Recorder(), max_bytes=8_800, resolve=Same())
 
 
 def test_walk_persons_with_no_rows_walks_nothing() -> None:
