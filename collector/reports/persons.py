@@ -9,11 +9,10 @@ report's CPU (BENCHMARKS.md, Reports).
 
 Only while the server's events_person is the one resolve.py was written for (RULE: its
 SELECT, re-targeted at report_steps by sources.person_select, word for word) and the
-dictionary holds at most MAX_ENTRIES entries (reading and building cost ~40 ns and up to
-~100 bytes per entry, held for the report; the engine's lookups ~23 ns per row);
-otherwise, and for segments (their
-sets are persons the engine resolves), the stream asks the engine for person_key as
-before.  Both give the same person keys (tests/reports/test_resolve.py)."""
+dictionary holds at most MAX_ENTRIES entries (reading and building cost ~40 ns and 50 to
+100 bytes per entry, held for the report; the engine's lookups ~23 ns per row); otherwise,
+and for segments (their sets are persons the engine resolves), the stream asks the engine
+for person_key as before.  Both give the same person keys (tests/reports/test_resolve.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,9 @@ from collector.reports.sources import SourceError, person_select
 log = logging.getLogger("footpath.reports")
 
 DICTIONARY = "footpath.identity_person_dict"
-MAX_ENTRIES = 2_000_000
+# the table takes 24 bytes a slot, 2 to 4 slots an entry, plus the filter: at this size
+# ~50 MiB held for each person report running at once (counted against its memory limit)
+MAX_ENTRIES = 1_000_000
 
 # footpath.events_person's SELECT (0017) as sources.person_select gives it: the rule
 # resolve.py implements.  A change to identity's rule, or to how the server prints it,
