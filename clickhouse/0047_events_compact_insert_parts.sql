@@ -1,8 +1,9 @@
 -- footpath.events: the writer's insert parts in the Compact format, not Wide.
 --
--- A Wide part keeps two files per column (data and marks): with 55 columns and two skip
--- indexes, ~125 files to create and (fsync_after_insert, 0002) fsync for every insert.  A
--- Compact part keeps all columns in one data file and one marks file.  By default a part
+-- A Wide part keeps a data file and a marks file per column and per substream (a Nullable's
+-- null map, a LowCardinality's dictionary) and skip index: 295 files, each created and
+-- (fsync_after_insert, 0002) fsynced, for every insert.  A Compact part keeps all columns
+-- in one data file and one marks file: 13 files (tests/collector/write/test_parts.py).  By default a part
 -- is Wide from 10 MB of uncompressed data, and a writer insert of ~90,000 rows (64 MiB of
 -- buffered rows, collector/write/writer.py) is ~60 MB: every insert made a Wide part.
 -- Measured through the writer with every view (loadtests/writer_bench.py, BENCHMARKS.md,

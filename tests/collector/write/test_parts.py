@@ -4,6 +4,7 @@ part (two files for all columns, not two per column), a large merged part is Wid
 Checked on a table created from footpath.events' own definition as the migrations left it
 (SHOW CREATE TABLE), so the shared table's parts and merges are left alone."""
 
+import os
 import time
 from typing import Any
 
@@ -26,31 +27,34 @@ def events_copy(ch: Any):
     ch.command(f"DROP TABLE {name}")
 
 
-def insert(ch: Any, table: str, rows: int, month: str) -> tuple[str, int, int]:
+def insert(ch: Any, table: str, rows: int, month: str) -> tuple[str, int, int, int]:
     """rows new rows in their own month (a partition of their own): its one part's format,
-    rows and uncompressed bytes."""
+    rows, uncompressed bytes and files."""
     ch.command(
         f"INSERT INTO {table} (message_id, site_id, type, timestamp, received_at, properties) "
         f"SELECT toString(number), 'parts', 'track', toDateTime64('{month}-01 00:00:00', 3, 'UTC') + number, "
         f"toDateTime64('{month}-01 00:00:00', 3, 'UTC'), repeat('x', {ROW_BYTES}) FROM numbers({rows})",
         settings={"max_block_size": rows + 1, "max_insert_block_size": rows + 1, "min_insert_block_size_rows": 0,
                   "min_insert_block_size_bytes": 0})
-    parts = ch.query(f"SELECT part_type, rows, data_uncompressed_bytes FROM system.parts WHERE active "
+    parts = ch.query(f"SELECT part_type, rows, data_uncompressed_bytes, path FROM system.parts WHERE active "
                      f"AND database = 'parts_test' AND table = '{table.split('.')[1]}' "
                      f"AND partition = '{month.replace('-', '')}'").result_rows
     assert len(parts) == 1, parts
-    return parts[0]
+    part_type, n, size, path = parts[0]
+    return part_type, n, size, len(os.listdir(path))
 
 
 def test_a_writer_sized_insert_makes_a_compact_part(ch, events_copy):
-    part_type, rows, size = insert(ch, events_copy, 20_000, "2001-01")
+    part_type, rows, size, files = insert(ch, events_copy, 20_000, "2001-01")
     assert rows == 20_000
     assert size > 10 << 20  # over the default 10 MB from which a part would be Wide
     assert part_type == "Compact"
+    assert files < 20  # one data file and one marks file for all columns, and metadata
 
 
 def test_parts_from_262144_rows_are_wide(ch, events_copy):
-    part_type, rows, _ = insert(ch, events_copy, 262_144, "2001-02")
+    part_type, rows, _, files = insert(ch, events_copy, 262_144, "2001-02")
     assert (part_type, rows) == ("Wide", 262_144)
-    part_type, rows, _ = insert(ch, events_copy, 262_143, "2001-03")
+    assert files > 110  # two files (or more) per column of the table's 55, and the indexes
+    part_type, rows, _, files = insert(ch, events_copy, 262_143, "2001-03")
     assert (part_type, rows) == ("Compact", 262_143)
