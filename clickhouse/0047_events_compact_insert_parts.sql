@@ -3,18 +3,22 @@
 -- A Wide part keeps a data file and a marks file per column and per substream (a Nullable's
 -- null map, a LowCardinality's dictionary) and skip index: 295 files, each created and
 -- (fsync_after_insert, 0002) fsynced, for every insert.  A Compact part keeps all columns
--- in one data file and one marks file: 13 files (tests/collector/write/test_parts.py).  By default a part
--- is Wide from 10 MB of uncompressed data, and a writer insert of ~90,000 rows (64 MiB of
--- buffered rows, collector/write/writer.py) is ~60 MB: every insert made a Wide part.
--- Measured through the writer with every view (loadtests/writer_bench.py, BENCHMARKS.md,
--- Writer): +11 to +23 % rows per second, -5 to -19 % CPU per row, in alternating runs;
--- the kernel's file creation for the parts was ~9 % of the writer's CPU before.
+-- in one data file and one marks file: 13 files (tests/collector/write/test_parts.py).
+-- By default a part is Wide from 10 MB of uncompressed data, and a writer insert of
+-- ~90,000 rows (64 MiB of buffered rows, collector/write/writer.py) is ~60 MB: every
+-- insert made a Wide part.
+-- Measured through the writer with every view, alternating runs (BENCHMARKS.md, Writer):
+-- +1 to +44 % rows per second in five loadtests/writer_bench.py pairs (medians +12 %, CPU
+-- per row -6 %; footpath.events alone +29 %, -19 %), +11 to +23 % in five pairs of a
+-- scratch driver of the same writer.  The kernel's file creation for the parts was ~9 % of
+-- the writer's CPU before.
 --
--- Only parts under 262,144 rows are Compact: every insert (the writer takes at most
--- 500,000 rows, ~90,000 typically), and the first merges of a few of them.  Merged parts
--- from that size on are Wide as before, so the months a report reads are almost all Wide
--- parts: a column read from a Compact part is slower (the funnel yardstick ~+9 % over
--- 500,000-row Compact parts, measured when choosing this threshold).
+-- Only parts under 262,144 rows are Compact: the writer's inserts (~90,000 rows typically;
+-- it takes at most 500,000, and an insert from 262,144 rows on is Wide as before) and the
+-- first merges of a few of them.  Merged parts from that size on are Wide as before, so
+-- the months a report reads are almost all Wide parts: a column read from a Compact part
+-- is slower (the funnel yardstick ~+9 % over 500,000-row Compact parts, measured when
+-- choosing this threshold).
 --
 -- Parts already stored keep their format; a part's format never changes what it holds.
 -- report_steps (0024) needs no change: its insert parts are ~10 MB and Compact already.
