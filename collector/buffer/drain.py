@@ -13,7 +13,6 @@ import hashlib
 import logging
 import os
 import uuid
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import orjson
 from collector.buffer.wal import (
     DEFAULT_TABLE,
     HEADER,
+    crc32,
     list_segments,
     parse_segment_name,
     segment_name,
@@ -89,7 +89,7 @@ def _scan(path: Path, start: int = 0, budget: int = -1, stop: int = -1, max_byte
             b0, b1 = pos + hsize, pos + hsize + length
             if stop >= 0 and base + b1 > stop:
                 return
-            if zlib.crc32(memoryview(buf)[b0:b1]) != crc:
+            if crc32(memoryview(buf)[b0:b1]) != crc:
                 return
             table = DEFAULT_TABLE
             if length and buf[b0] == 0x23:  # '#<table>' header line (wal.table_record)
