@@ -28,16 +28,11 @@ from typing import Any
 
 from collector.write import writer
 from collector.write.store import apply_migrations, connect
-from loadtests.reports_bench import generate_sql
+from loadtests.reports_bench import cpu, generate_sql
 
 PROPERTIES = """if(type = 'page',
     concat('{"path":"', path, '","url":"', url, '","title":"Shop","referrer":"https://www.google.com/"}'),
     concat('{"sku":"S', toString(cityHash64(message_id) % 100), '","price":35.5,"category":"yoga","quantity":1}'))"""
-
-
-def cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def views_on_events(c: Any) -> list[tuple[str, str, str]]:
