@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from collector.settings import ConfigError, Settings, load_settings, settings_markdown
-from collector.sites import demo_site
+from collector.sites import DEMO_KEY_PREFIX, demo_site
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -42,7 +42,7 @@ def prepared_settings(config: str | None, data_dir: str | None, port: int, quiet
             print(f"admin token (saved in {data / 'admin_token'}): {settings.admin_token}", flush=True)
     if not settings.sites:
         site = demo_site((f"http://127.0.0.1:{port}", f"http://localhost:{port}"),
-                         write_key="sk_demo_" + _kept_secret(data / "demo_write_key"))
+                         write_key=_kept_secret(data / "demo_write_key", prefix=DEMO_KEY_PREFIX))
         settings = settings.with_sites((site,))
         if not quiet:
             print(f"no config file: demo site 'demo' created\n  public key: {site.public_key}\n"
@@ -51,10 +51,17 @@ def prepared_settings(config: str | None, data_dir: str | None, port: int, quiet
     return settings
 
 
-def _kept_secret(path: Path) -> str:
+def _kept_secret(path: Path, prefix: str = "") -> str:
+    """The secret kept in path (made and saved, readable by the owner only, on first use),
+    whole as it is used: `cat data/demo_write_key` gives the key to send.  A file from before
+    the prefix was kept holds the secret alone; it is read as the same key and rewritten."""
     if path.is_file():
-        return path.read_text().strip()
-    value = secrets.token_urlsafe(24)
+        value = path.read_text().strip()
+        if value.startswith(prefix):
+            return value
+    else:
+        value = secrets.token_urlsafe(24)
+    value = prefix + value
     path.write_text(value)
     os.chmod(path, 0o600)
     return value

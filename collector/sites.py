@@ -197,7 +197,10 @@ def parse_sites(raw_sites: Any, source: str, base_dir: Path) -> tuple[Site, ...]
     return sites
 
 
+DEMO_KEY_PREFIX = "sk_demo_"  # the demo site's write keys start with it
+
+
 def demo_site(origins: tuple[str, ...], write_key: str = "") -> Site:
     """The site `serve` creates when no config file is given."""
-    return Site(id="demo", public_key="pk_demo", write_key=write_key or "sk_demo_" + secrets.token_urlsafe(16),
+    return Site(id="demo", public_key="pk_demo", write_key=write_key or DEMO_KEY_PREFIX + secrets.token_urlsafe(16),
                 origins=tuple(normalize_origin(o) for o in origins), consent_default="pending")
