@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import ipaddress
+import re
 import uuid
 from typing import Any
 
@@ -52,6 +53,7 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         raise QueryError(400, "field 'sql' must be a non-empty string")
     if params is not None and not isinstance(params, dict):
         raise QueryError(400, "field 'params' must be an object")
+    _one_statement(store, sql)
     try:
         result = store.reader().query(sql, parameters=params or None)
         rows = [[jsonable(v) for v in row] for row in result.result_rows]
@@ -68,3 +70,23 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         status = 403 if "READONLY" in msg or "readonly" in msg else 400
         raise QueryError(status, msg.split("Stack trace")[0].strip()[:2000]) from None
     return {"columns": list(result.column_names), "rows": rows}
+
+
+def _one_statement(store: Store, sql: str) -> None:
+    """Refuses a text of several statements (a trailing ';' is fine).  The engine would run
+    them all and answer with their results one after another: rows of different queries
+    mixed in one table, or, where their columns differ, a stream the client cannot read
+    (the error was raw binary).  ClickHouse's own parser decides (formatQuery: a ';' inside
+    a string literal or a comment is not a separator); any other syntax error is left for
+    the query itself to report."""
+    if ";" not in sql:
+        return
+    try:
+        store.reader().query("SELECT formatQuery({q:String})", parameters={"q": sql})
+    except ClickHouseError as e:
+        store.reset_reader()
+        msg = str(e)
+        if "Multi-statements are not allowed" in msg:
+            at = re.search(r"failed at position (\d+)", msg)
+            where = f" (another follows the ';' at character {at.group(1)})" if at else ""
+            raise QueryError(400, f"one SQL statement per request{where}; send each query on its own") from None

@@ -53,3 +53,21 @@ def test_params_that_do_not_fit_the_query_are_400s(server):
         r = _sql(server, body)
         assert r.status_code == 400 and "params do not fit" in r.json()["error"], r.text
     assert _sql(server, {"sql": "SELECT 1", "params": {"a": 1}}).status_code == 200
+
+
+def test_one_statement_per_request(server):
+    """The engine would run every statement of the text and send their results one after
+    another: rows of two queries mixed in one table, or binary noise as the error where
+    their columns differ."""
+    for stmt in ("SELECT count() FROM footpath.events; SELECT 1", "SELECT 1; SELECT 2", "SELECT 1;\nSELECT 'a' AS b;"):
+        r = _sql(server, {"sql": stmt})
+        assert r.status_code == 400, (stmt, r.text)
+        assert r.json()["error"].startswith("one SQL statement per request"), r.text
+    assert "at character 9)" in _sql(server, {"sql": "SELECT 1; SELECT 2"}).json()["error"]
+    # a trailing ';', and ';' inside a string or a comment, are one statement
+    assert _sql(server, {"sql": "SELECT 1;"}).json()["rows"] == [[1]]
+    assert _sql(server, {"sql": "SELECT ';' AS s -- ; SELECT 2"}).json()["rows"] == [[";"]]
+    assert _sql(server, {"sql": "SELECT {v:String} AS v;", "params": {"v": "a;b"}}).json()["rows"] == [["a;b"]]
+    # other syntax errors keep the engine's message
+    r = _sql(server, {"sql": "SELEC 1; SELECT 2"})
+    assert r.status_code == 400 and "Syntax error" in r.json()["error"], r.text
