@@ -368,7 +368,7 @@ def openapi_document() -> dict[str, Any]:
             "batch": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
             "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}}}),
             **_preflight("/v1/batch")},
-        "/v1/sql": _admin_post("Read-only SQL", {"type": "object", "required": ["sql"], "properties": {
+        "/v1/sql": _admin_post("Read-only SQL, one statement per request", {"type": "object", "required": ["sql"], "properties": {
             "sql": {"type": "string"}, "params": {"type": "object"}}},
             {"type": "object", "required": ["columns", "rows"], "properties": {
                 "columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array"}}},
