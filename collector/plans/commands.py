@@ -26,6 +26,12 @@ def _failed(status: int, doc: Any) -> int:
     return 1
 
 
+def _percent(rate: float | None) -> str:
+    """A rate of the quality report as the terminal shows it; '-' where there was nothing to
+    rate (no event checked against a plan, no browser event)."""
+    return "-" if rate is None else f"{rate:.1%}"
+
+
 def _print(doc: Any) -> None:
     print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
@@ -95,11 +101,11 @@ def add_commands(sub: Any, api: Api) -> None:
             _print(doc)
             return 0
         t = doc["totals"]
-        rate = "-" if t["violation_rate"] is None else f"{t['violation_rate']:.1%}"
-        print(f"site {doc['site']} {doc['from']} .. {doc['to']}: {t['events']} events, violation rate {rate}, "
-              f"{t['blocked']} blocked, completeness {doc['completeness']['estimated']}")
+        done = doc["completeness"]["estimated"]  # None: no browser events to estimate it from
+        print(f"site {doc['site']} {doc['from']} .. {doc['to']}: {t['events']} events, violation rate "
+              f"{_percent(t['violation_rate'])}, {t['blocked']} blocked, completeness {_percent(done)}")
         for e in doc["events"]:
-            r = "-" if e["violation_rate"] is None else f"{e['violation_rate']:.1%}"
+            r = _percent(e["violation_rate"])
             top = "; ".join(f"{v['rule']} {v['property']} x{v['count']}" for v in e["violations"][:3])
             print(f"  {e['label']:<32} {e['events']:>8}  {r:>6}  {top}")
         for i in doc["incidents"]:

@@ -117,3 +117,5 @@ def test_quality_cli_prints_the_report(loaded, monkeypatch, tmp_path, capsys):
     blocked = exp["oc"]["blocked"] + exp["coupon"]["blocked"]
     assert f"site {srv.site.id} " in out and f": {len(msgs)} events," in out and f"{blocked} blocked" in out
     assert "enum currency x8" in out
+    # no browser traffic: nothing to estimate completeness from, shown as '-' like a rate
+    assert f"{blocked} blocked, completeness -\n" in out and "None" not in out
