@@ -186,6 +186,8 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
         Route("/t/{name:str}.js", h.tag, methods=["GET", "HEAD"]),
         Route("/v1/sites/{key:str}/config", h.site_config, methods=["GET"]),
         Route("/openapi.json", h.openapi), Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
+        # no icon: an empty answer, so a browser opening the report pages logs no 404
+        Route("/favicon.ico", lambda r: Response(status_code=204), methods=["GET"]),
         Route("/v1/admin/flush", h.flush, methods=["POST"]),
         Route("/v1/sql", h.sql, methods=["POST"]),
         *PersonRoutes(h).routes(),  # GET / DELETE /v1/persons/{site}/{id}

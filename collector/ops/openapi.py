@@ -29,7 +29,7 @@ from collector.types import MESSAGE_TYPES
 
 # Routes that are pages, scripts or static files, not JSON API (path as Starlette writes it).
 NON_API = {
-    "/": "redirect to the demo page (or a plain-text banner)",
+    "/": "redirect to the demo page (or a plain-text banner)", "/favicon.ico": "no icon (204)",
     "/t.js": "the browser tag", "/t/{name:str}.js": "tag variants (ac.js, exp.js, ...)",
     "/demo": "static demo pages", "/__fixtures__": "test fixture pages (test_fixtures setting only)",
     "/reports": "report page (HTML)", "/reports/{name:str}": "report page assets",
