@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports import pathwalk, persons
+from collector.reports import labels, pathwalk, persons
 from collector.reports.sources import (
     KIND,
     Params,
     event_rows,
-    months,
+    month_ids,
     ms,
     range_condition,
     segment_condition,
@@ -86,18 +86,21 @@ class Source:
     def ranked(self, client: Any) -> tuple[str, list[str]]:
         """The label's rank as an expression, and the labels the ranks name (rank k is
         names[k - 1]).  names are the site's distinct labels as shown ('' as
-        NO_LABEL), sorted, so ranks keep the strings' order; the stored labels are read with
-        one DISTINCT over report_steps' LowCardinality column (in the whole months the range
-        touches, sources.months: labels with no row in the range name nothing, and their
-        ranks keep the strings' order), and the rank of each is bound
+        NO_LABEL), sorted, so ranks keep the strings' order; the stored labels are those of
+        the whole months the range touches (sources.month_ids: labels with no row in the
+        range name nothing, and their ranks keep the strings' order), read once per part of
+        report_steps (labels.py), and the rank of each is bound
         into the query (transform runs once per dictionary entry of the column, where a
         per-row if(label = '', ...) cost ~80 ms at 10M rows).  A label inserted after the
         list was read (a concurrent insert) has no rank, and its rows are left out, as if
         they had arrived after the report."""
-        scope = months(client, ms(self.spec.start), ms(self.spec.end)) or self.in_range
-        stored = list(client.query(f"SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label "
-                                   f"FROM footpath.report_steps PREWHERE site_id = {self.site} WHERE {scope})",
-                                   parameters=self.p.values).result_rows[0][0])
+        ids = month_ids(client, ms(self.spec.start), ms(self.spec.end))
+        if ids is not None:
+            stored = labels.site_labels(client, self.spec.site, ids)
+        else:  # not partitioned by month as 0024 made it: the range's own rows
+            stored = list(client.query(f"SELECT arraySort(groupArray(toString(label))) FROM (SELECT DISTINCT label "
+                                       f"FROM footpath.report_steps PREWHERE site_id = {self.site} "
+                                       f"WHERE {self.in_range})", parameters=self.p.values).result_rows[0][0])
         names = sorted({x or NO_LABEL for x in stored})
         rank = {x: i + 1 for i, x in enumerate(names)}
         label = (f"transform(label, {self.p.add(stored, 'Array(String)')}, "

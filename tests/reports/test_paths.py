@@ -166,16 +166,16 @@ def test_labels_are_listed_for_whole_months_and_a_narrow_range_still_agrees(repo
     assert ch.query("SELECT partition_key FROM system.tables WHERE database = 'footpath' "
                     "AND name = 'report_steps'").result_rows[0][0] == sources.PARTITION_KEY
     monkeypatch.setattr(sources, "PARTITION_KEY", "toYYYYMMDD(t)")  # as if 0024 had changed it
-    assert sources.months(ch, first, first + 1) is None
+    assert sources.month_ids(ch, first, first + 1) is None
     assert paths_mod.Source(spec, "mv", ch).ranked(ch)[1] == in_range
 
 
 def test_months_lists_each_month_a_range_touches(ch: Any, reports_env: Env) -> None:
-    from collector.reports.sources import months
+    from collector.reports.sources import month_ids
 
     def at(y: int, m: int, d: int = 1) -> int:
         return int(datetime(y, m, d, tzinfo=UTC).timestamp() * 1000)
 
-    assert months(ch, at(2025, 11, 15), at(2026, 2, 1)) == "_partition_id IN ('202511', '202512', '202601')"
-    assert months(ch, at(2026, 1, 31), at(2026, 2, 1) + 1) == "_partition_id IN ('202601', '202602')"
-    assert months(ch, at(2026, 3, 1), at(2026, 3, 2)) == "_partition_id IN ('202603')"
+    assert month_ids(ch, at(2025, 11, 15), at(2026, 2, 1)) == ["202511", "202512", "202601"]
+    assert month_ids(ch, at(2026, 1, 31), at(2026, 2, 1) + 1) == ["202601", "202602"]
+    assert month_ids(ch, at(2026, 3, 1), at(2026, 3, 2)) == ["202603"]
