@@ -81,3 +81,17 @@ def test_a_part_merged_away_before_it_is_read_is_read_in_the_part_it_went_into(c
     c = MergingFirst(ch)
     assert labels.site_labels(c, site, MONTH) == distinct(ch, site) == ["/x", "/y"]
     assert c.reads == 2  # the vanished parts, then the part they went into
+
+
+def test_without_a_table_uuid_nothing_is_kept_and_the_rows_answer(ch: Any, reports_env: Any,
+                                                                   monkeypatch: Any) -> None:
+    """An Ordinary database gives its tables no UUID, and a re-created table would name its
+    parts again: then the labels come from the rows every time."""
+    site = "labels-no-uuid-site"
+    insert(ch, site, ["/n", "/m"], T0 + 11)
+    real = labels._parts
+    monkeypatch.setattr(labels, "_parts", lambda c, p: (labels._NO_UUID, *real(c, p)[1:]))
+    c = Counting(ch)
+    for reads in (1, 2):
+        assert labels.site_labels(c, site, MONTH) == distinct(ch, site) == ["/m", "/n"] and c.reads == reads
+    assert not [k for k in labels._kept if k[0] == labels._NO_UUID]
