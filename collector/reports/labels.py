@@ -79,7 +79,7 @@ def _rows(client: Any, site: str, partitions: list[str]) -> list[str]:
 def _read(client: Any, site: str, parts: list[str]) -> dict[str, list[str]]:
     """The site's distinct labels in each of `parts` (one query: a DISTINCT per part, each
     reading its part alone, `_part = name`; grouping by _part instead would make its name a
-    value of every row, 4-6x slower)."""
+    value of every row: 6-14x slower on the 10M-event data)."""
     params: dict[str, Any] = {"s": site}
     selects = []
     for i, name in enumerate(parts):
