@@ -2,8 +2,10 @@
 path with its conversions, value, non-converting count and time-decay weight sums.
 
 Definitions (README.md):
-* touch: a visit (session_id) of the container, at the visit's start (its first event),
-  labelled from its first page view (its first event if it has no page view);
+* touch: a visit of the container, at the visit's start (its first event), labelled from
+  its first page view (its first event if it has no page view);
+* visit: a session_id; page and screen views without one, per device (anonymous id, else
+  user id), split where more than VISIT_GAP_MS pass between two views;
 * conversion: an event matching the conversion step, counted when it falls in [from, to);
 * a conversion's path: the container's touches that started after its previous conversion
   and at most lookback_days before it, plus the visit the conversion happened in; a
@@ -27,6 +29,9 @@ from collector.attribution.request import AttributionRequest
 from collector.attribution.steps import value_sql
 
 _NEG_INF = "toInt64(-9223372036854775807)"
+# A device's page views without a session id start a new visit after this much inactivity
+# (GA's and Plausible's 30 minutes).
+VISIT_GAP_MS = 30 * 60 * 1000
 
 
 @dataclass
@@ -85,10 +90,35 @@ def build_sql(req: AttributionRequest, rules: tuple[Any, ...]) -> tuple[str, dic
                 "AND NOT is_bot")
     labels = (f"(SELECT tuple(groupArray(fk), groupArray({ch_expr})) FROM "
               f"(SELECT {fk} AS fk, {firsts} FROM footpath.events WHERE {in_range} GROUP BY fk))")
+    # A visit is a session id; a page or screen view without one belongs to a visit of its
+    # device (anonymous id, else user id) that a gap of more than VISIT_GAP_MS ends. Other
+    # events without a session id are in no visit (a server-side purchase is not a touch).
+    viewless = "(session_id = '' AND type IN ('page', 'screen') AND (anonymous_id != '' OR user_id != ''))"
+    device = "if(anonymous_id != '', cityHash64('a', anonymous_id), cityHash64('u', user_id))"
     if req.container == "person":
-        source, container, ok = "footpath.events_person", "person_key", "person_key != 0"
+        source, container, ok, group = "footpath.events_person", "person_key", "person_key != 0", "c"
     else:
-        source, container, ok = "footpath.events", "cityHash64(session_id)", "session_id != ''"
+        # Each visit is its own container; rows in no visit take no part.
+        source, container, ok, group = "footpath.events", "toUInt64(0)", f"(session_id != '' OR {viewless})", "sid"
+    # Both branches give the same narrow rows; views without a session read as a second scan
+    # that only those rows pass (a window per device numbers their visits).
+    columns = (f"toUnixTimestamp64Milli(timestamp) AS ts, {first} AS first, {fk} AS fk, is_conv, "
+               f"if(is_conv, {value}, 0.) AS value")
+    scan = f"(SELECT *, {req.conversion_sql} AS is_conv FROM {source})"
+    rows = f"""
+                    SELECT {container} AS c, session_id, toUInt64(0) AS visit, {columns}
+                    FROM {scan} WHERE {in_range} AND {ok} AND NOT {viewless}
+                    UNION ALL
+                    SELECT c, '' AS session_id,
+                           cityHash64(dev, sum(gap) OVER (PARTITION BY c, dev ORDER BY ts, first
+                                                          ROWS UNBOUNDED PRECEDING)) AS visit,
+                           ts, first, fk, is_conv, value
+                    FROM (
+                        SELECT {container} AS c, {device} AS dev, {columns},
+                               ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY c, dev ORDER BY ts, first
+                                   ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) > {VISIT_GAP_MS} AS gap
+                        FROM {scan} WHERE {in_range} AND {ok} AND {viewless}
+                    )"""
     # One row of arrays: the reader's max_result_rows limits rows, and a report may have
     # more distinct paths than that.
     sql = f"""
@@ -118,7 +148,6 @@ FROM (
                                                 CAST([], 'Array(Float64)'), toInt64(0))])) AS all_paths
     FROM (
         SELECT
-            c,
             arrayMap(x -> tuple(x.1, x.3, x.2), arraySort(groupArrayIf(tuple(start, sid, ch), has_sid))) AS touches,
             arraySort(arrayFlatten(groupArray(arrayMap(v -> tuple(v.1, v.2, sid), convs)))) AS cv
         FROM (
@@ -126,18 +155,18 @@ FROM (
             SELECT c, sid, has_sid, start, transform(fk, labels.1, labels.2, '') AS ch, convs
             FROM (
                 SELECT
-                    {container} AS c,
-                    cityHash64(session_id) AS sid,
-                    session_id != '' AS has_sid,
-                    toUnixTimestamp64Milli(min(timestamp)) AS start,
-                    argMin({fk}, {first}) AS fk,
-                    groupArrayIf(tuple(toUnixTimestamp64Milli(timestamp), if(is_conv, {value}, 0.)), is_conv) AS convs
-                FROM (SELECT *, {req.conversion_sql} AS is_conv FROM {source})
-                WHERE {in_range} AND {ok}
-                GROUP BY c, session_id
+                    c,
+                    if(visit = 0, cityHash64(session_id), visit) AS sid,
+                    session_id != '' OR visit != 0 AS has_sid,
+                    min(ts) AS start,
+                    argMin(fk, first) AS fk,
+                    groupArrayIf(tuple(ts, value), is_conv) AS convs
+                FROM ({rows}
+                )
+                GROUP BY c, session_id, visit
             )
         )
-        GROUP BY c
+        GROUP BY {group}
     )
 )
 ARRAY JOIN all_paths AS p

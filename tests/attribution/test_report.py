@@ -195,6 +195,35 @@ def test_later_conversion_starts_a_new_path(env):
         (["Direct"], 1, 8.0), (["Email"], 1, 2.0), (["Paid Social"], 2, 48.0), (["Referral"], 1, 4.0)]
 
 
+def test_page_views_without_a_session_form_visits(env):
+    """Server-side page views (Segment libraries send no session id): a device's views are
+    one visit until more than 30 minutes pass without one; tracks without a session id
+    start no visit, so a server-side purchase is not a touch."""
+    site = env.site()
+    d = -DAY
+    a, b, user = uid("a"), uid("b"), uid("user")
+    post(env.server, site, [
+        page(a, 10 * d, "Email"),
+        page(a, 10 * d + 1800, "Direct", path="/product"),  # 30 minutes later: the same visit
+        page(a, 10 * d + 3600.001, "Paid Search"),  # 30 minutes and 1 ms after the last: a new one
+        track(a, 7 * d, "Product Viewed"),  # no visit of its own, no Direct touch
+        page(a, 5 * d, "Organic Search"),
+        identify(a, 5 * d + 60, user),
+        track(None, 5 * d + 120, "Order Completed", user=user, revenue=40),
+        page(b, 3 * d, "Referral"),
+        page(b, 3 * d + 600, "Direct", path="/thanks"),
+    ])
+    fresh(env.server)
+    body = {"site": site.id, "value_property": "revenue", "from": iso(-25 * DAY), "to": iso(DAY)}
+    doc = ok_report(env.server, **body, conversion={"event": "Order Completed"})
+    assert [(p["path"], p["conversions"], p["value"], p["nulls"]) for p in doc["paths"]] == [
+        (["Email", "Paid Search", "Organic Search"], 1, 40.0, 0), (["Referral"], 0, 0.0, 1)]
+    # Per visit: b's visit converts on its own page view; a's three never do.
+    doc = ok_report(env.server, **body, conversion={"type": "page", "path": "/thanks"}, container="session")
+    assert sorted((p["path"], p["conversions"], p["nulls"]) for p in doc["paths"]) == [
+        (["Email"], 0, 1), (["Organic Search"], 0, 1), (["Paid Search"], 0, 1), (["Referral"], 1, 0)]
+
+
 def test_channel_dimensions_and_site_rules(env):
     plain, ruled = env.site(), env.free.pop()  # the last site has the channel rules
     d = -DAY
