@@ -29,6 +29,7 @@ from collector.plans import api as plans_api
 from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
+from collector.receive.analyticsjs import segment_settings
 from collector.receive.auth import request_origin
 from collector.receive.body import BodyError, parse_json, read_body
 from collector.receive.ingest import Ingest, IngestASGI, cors_headers
@@ -36,7 +37,7 @@ from collector.reports import api as reports_api
 from collector.scores.sync import ScoreSync
 from collector.service import DEMO_DIR, TAG_DIST, Collector
 from collector.settings import Settings
-from collector.types import MESSAGE_TYPES
+from collector.types import INGEST_PATHS
 
 log = logging.getLogger("footpath.http")
 
@@ -110,6 +111,19 @@ class Handlers:
         cors = cors_headers(origin) if origin and site.allows_origin(origin) else {}
         return json_response(site.public_config(), 200, {**cors, "Cache-Control": "public, max-age=300"})
 
+    async def segment_settings(self, request: Request) -> Response:
+        """What analytics.js reads from its CDN before it sends anything (`cdnURL`): its
+        Segment.io destination, aimed back at this collector with the site's public key.
+        analytics.js loads with `cdnURL` set to the collector and nothing else changed."""
+        site = self.c.keyring.site_for_public_key(request.path_params["key"])
+        origin = request_origin(request.headers.get("origin"), None)
+        if site is None:
+            return error(404, "unknown key (analytics.js takes the site's public key as its writeKey)",
+                         cors_headers(origin))
+        cors = cors_headers(origin) if origin and site.allows_origin(origin) else {}
+        return json_response(segment_settings(request.path_params["key"], request.url.scheme, request.url.netloc),
+                             200, {**cors, "Cache-Control": "public, max-age=300"})
+
     # -- operations ------------------------------------------------------------------------
     async def openapi(self, request: Request) -> Response:
         return json_response(openapi_document())
@@ -178,13 +192,12 @@ def build_app(settings: Settings, collector: Collector | None = None, writer_url
     # the same ASGI endpoint so the routing table (405s, /openapi.json) knows them too.
     front = IngestASGI(h.ingester)
     routes = [
-        Route("/v1/batch", front, methods=["POST"]),
-        Route("/v1/batch", h.preflight, methods=["OPTIONS"]),
-        *(Route(f"/v1/{t}", front, methods=["POST"], name=f"ingest_{t}") for t in MESSAGE_TYPES),
-        *(Route(f"/v1/{t}", h.preflight, methods=["OPTIONS"], name=f"preflight_{t}") for t in MESSAGE_TYPES),
+        *(Route(path, front, methods=["POST"], name=f"ingest_{path[4:]}") for path in INGEST_PATHS),
+        *(Route(path, h.preflight, methods=["OPTIONS"], name=f"preflight_{path[4:]}") for path in INGEST_PATHS),
         Route("/t.js", h.tag, methods=["GET", "HEAD"]),
         Route("/t/{name:str}.js", h.tag, methods=["GET", "HEAD"]),
         Route("/v1/sites/{key:str}/config", h.site_config, methods=["GET"]),
+        Route("/v1/projects/{key:str}/settings", h.segment_settings, methods=["GET"]),
         Route("/openapi.json", h.openapi), Route("/healthz", h.healthz), Route("/readyz", h.readyz), Route("/metrics", h.metrics),
         # no icon: an empty answer, so a browser opening the report pages logs no 404
         Route("/favicon.ico", lambda r: Response(status_code=204), methods=["GET"]),

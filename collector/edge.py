@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.types import MESSAGE_TYPES
+from collector.types import INGEST_PATHS
 
 # What an edge answers itself; every other path goes to the writer process.
 EDGE_EXACT = {"/v1/batch", "/t.js", "/healthz", "/readyz", "/metrics", "/openapi.json", "/",
-              "/v1/experiments/assign", *(f"/v1/{t}" for t in MESSAGE_TYPES)}
-EDGE_PREFIXES = ("/t/", "/v1/sites/", "/demo", "/__fixtures__")
+              "/v1/experiments/assign", *INGEST_PATHS}
+EDGE_PREFIXES = ("/t/", "/v1/sites/", "/v1/projects/", "/demo", "/__fixtures__")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 

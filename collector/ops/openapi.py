@@ -25,7 +25,7 @@ from collector.reports.spec import (
     STEP_TYPES,
 )
 from collector.scores.segments import LEAD_TIERS, RFM_SEGMENTS
-from collector.types import MESSAGE_TYPES
+from collector.types import INGEST_PATHS, MESSAGE_TYPES
 
 # Routes that are pages, scripts or static files, not JSON API (path as Starlette writes it).
 NON_API = {
@@ -380,6 +380,12 @@ def openapi_document() -> dict[str, Any]:
             "503": _ok(_obj({"ready": _BOOL, "problems": _arr(_STR)}), "not ready")}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
             "200": {"description": "text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/v1/projects/{key}/settings": {"get": {
+            "summary": "analytics.js settings (its cdnURL): its Segment.io destination aimed at this collector",
+            "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "the site's public key, analytics.js's writeKey"}],
+            "responses": {"200": {"description": "settings", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "404": _ERR_RESP}}},
         "/v1/sites/{key}/config": {"get": {
             "summary": "public site settings for the tag",
             "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -390,6 +396,12 @@ def openapi_document() -> dict[str, Any]:
     for t in MESSAGE_TYPES:
         paths[f"/v1/{t}"] = {**_ingest(f"one {t} message", {"$ref": "#/components/schemas/Message"}),
                              **_preflight(f"/v1/{t}")}
+    # The names analytics.js posts to (collector/types.py): the same endpoints.
+    for path, t in INGEST_PATHS.items():
+        if path not in paths:
+            same = f"/v1/{t}" if t else "/v1/batch"
+            paths[path] = {method: {**op, "summary": f"{op['summary']} (analytics.js's name for {same})"}
+                           for method, op in paths[same].items()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Footpath collector", "version": "1"},

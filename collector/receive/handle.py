@@ -22,7 +22,6 @@ from collector.ops import metrics
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, check_headers, decode_body, parse_json
 from collector.receive.ratelimit import RateLimiter
-from collector.types import MESSAGE_TYPES
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("footpath.http")
 RETRY_AFTER = "5"
 # path -> message type forced on a single-message endpoint (None: a batch)
-INGEST_PATHS: dict[str, str | None] = {"/v1/batch": None, **{f"/v1/{t}": t for t in MESSAGE_TYPES}}
 # the only request headers ingestion reads (names as ASGI gives them: lower-case bytes)
 _WANTED = {h.encode(): h for h in ("origin", "referer", "authorization", "content-type", "content-length",
                                      "content-encoding", "user-agent", "sec-gpc", "x-forwarded-for")}

@@ -22,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 
 from collector.receive.body import too_large
 from collector.receive.handle import (
-    INGEST_PATHS,
     RETRY_AFTER,
     Ingest,
     Pending,
@@ -33,6 +32,7 @@ from collector.receive.handle import (
     query_key,
     refused,
 )
+from collector.types import INGEST_PATHS
 
 __all__ = ["INGEST_PATHS", "Ingest", "IngestASGI", "cors_headers", "parse_sent_at"]
 
