@@ -313,7 +313,7 @@ _NO_GEO = {"country_code": "", "region": "", "city": "", "asn": 0, "as_org": ""}
 def step_consent(rq: RequestContext, sv: Services, w: Work) -> Drop | None:
     m = w.msg
     assert m is not None
-    state = consent.effective_state(rq.site, rq.source, m.consent, rq.gpc)
+    state = consent.effective_state(rq.site, rq.source, m.consent, rq.gpc, m.consent_categories)
     reason = consent.enforce(rq.site, state, m.type, w.row)
     return Drop(reason) if reason else None
 

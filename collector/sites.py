@@ -34,6 +34,8 @@ class Site:
     server_consent_default: str = "granted"
     # Under denied (or pending) consent: "anonymize" keeps an identifier-free row, "drop" keeps nothing.
     denied_mode: str = "anonymize"
+    # The category of Segment's context.consent.categoryPreferences that means analytics consent.
+    consent_category: str = "Analytics"
     gpc: bool = True  # honour Global Privacy Control (Sec-GPC / navigator.globalPrivacyControl) as denied
     aggregate_when_denied: bool = False  # the tag may send cookieless page views under denied
     ip_anonymize: bool = True  # store IPv4 /24 and IPv6 /48 only
@@ -166,6 +168,8 @@ def parse_site(raw: dict[str, Any], idx: int, source: str, base_dir: Path) -> Si
     for key in ("consent_default", "server_consent_default"):
         if key in kwargs and kwargs[key] not in CONSENT_STATES:
             raise _fail(source, idx, sid, key, f"must be one of {', '.join(CONSENT_STATES)}")
+    if not 1 <= len(kwargs.get("consent_category", "Analytics")) <= 100:
+        raise _fail(source, idx, sid, "consent_category", "must be 1-100 characters (a consent category's name)")
     if kwargs.get("denied_mode", "anonymize") not in ("anonymize", "drop"):
         raise _fail(source, idx, sid, "denied_mode", "must be anonymize or drop")
     origins = []

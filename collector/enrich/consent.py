@@ -3,7 +3,10 @@
 Effective state of a message, first match wins:
   1. the site honours GPC and the request carries Sec-GPC: 1        -> denied
   2. context.consent.analytics in the message                       -> that state
-  3. browser source: the site's consent_default; server source: server_consent_default
+  3. context.consent.categoryPreferences (Segment's consent management), when it lists
+     any category: the site's consent_category consented (true)    -> granted; false or
+     not listed                                                    -> denied
+  4. browser source: the site's consent_default; server source: server_consent_default
 Under granted the row is stored whole.  Under denied or pending the site's denied_mode
 decides: "drop" stores nothing; "anonymize" stores a row with no identifier (no ids, no
 IP, no full user agent, no traits, no city/region/ASN), and identify/alias/group
@@ -19,11 +22,17 @@ STRIPPED_WHEN_DENIED = ("anonymous_id", "user_id", "group_id", "previous_id", "s
                         "ip", "user_agent", "region", "city", "as_org", "browser_version", "os_version")
 
 
-def effective_state(site: Site, source: Source, stated: str | None, gpc_header: bool) -> ConsentState:
+def effective_state(site: Site, source: Source, stated: str | None, gpc_header: bool,
+                    categories: dict[str, bool] | None = None) -> ConsentState:
     if site.gpc and gpc_header:
         return "denied"
     if stated in ("granted", "denied", "pending"):
         return stated  # type: ignore[return-value]
+    if categories:
+        # Category names are the site's own (its consent manager's); compared case-insensitively.
+        # A category the preferences leave out was not consented to.
+        want = site.consent_category.casefold()
+        return "granted" if any(v is True and k.casefold() == want for k, v in categories.items()) else "denied"
     default = site.consent_default if source == "browser" else site.server_consent_default
     return default  # type: ignore[return-value]
 

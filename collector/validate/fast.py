@@ -35,7 +35,8 @@ class Msg:
     __slots__ = ("type", "messageId", "anonymousId", "userId", "previousId", "groupId", "event", "name",
                  "timestamp", "originalTimestamp", "sentAt", "properties", "traits", "has_context",
                  "page_url", "page_path", "page_referrer", "page_title", "user_agent", "ip", "locale",
-                 "library_name", "library_version", "consent", "session_id", "seq", "page_view_id", "campaign")
+                 "library_name", "library_version", "consent", "consent_categories", "session_id", "seq", "page_view_id",
+                 "campaign")
 
     def __init__(self) -> None:
         self.type = ""
@@ -46,7 +47,7 @@ class Msg:
         self.has_context = False
         self.page_url = self.page_path = self.page_referrer = self.page_title = None
         self.user_agent = self.ip = self.locale = self.library_name = self.library_version = None
-        self.consent = self.session_id = self.seq = self.page_view_id = None
+        self.consent = self.consent_categories = self.session_id = self.seq = self.page_view_id = None
         self.campaign = None
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -67,7 +68,8 @@ class Msg:
             out.user_agent, out.ip, out.locale = c.userAgent, c.ip, c.locale
             if c.library is not None:
                 out.library_name, out.library_version = c.library.name, c.library.version
-            out.consent = c.consent.analytics if c.consent is not None else None
+            if c.consent is not None:
+                out.consent, out.consent_categories = c.consent.analytics, c.consent.categoryPreferences
             out.session_id, out.seq, out.page_view_id = c.sessionId, c.seq, c.pageViewId
             if c.campaign is not None:
                 out.campaign = c.campaign.model_dump(exclude_none=True)
@@ -204,6 +206,14 @@ def _context(c: dict[str, Any], m: Msg) -> bool:  # noqa: C901
         if a is not None and (type(a) is not str or a not in _CONSENT):
             return False
         m.consent = a
+        cp = cons.get("categoryPreferences")
+        if cp is not None:  # Segment's consent management: {category: bool}
+            if type(cp) is not dict:
+                return False
+            for v in cp.values():
+                if type(v) is not bool:
+                    return False
+            m.consent_categories = cp
     sid, pvid = _id(g("sessionId")), _id(g("pageViewId"))
     if sid is False or pvid is False:
         return False

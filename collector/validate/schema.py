@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -61,6 +62,8 @@ class Library(BaseModel):
 class Consent(BaseModel):
     model_config = ConfigDict(extra="allow")
     analytics: Literal["granted", "denied", "pending"] | None = None
+    # Segment's consent management (analytics.js's consent wrappers): category -> consented.
+    categoryPreferences: dict[str, StrictBool] | None = None
 
 
 class Campaign(BaseModel):

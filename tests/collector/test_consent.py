@@ -87,3 +87,46 @@ def test_cookieless_pings_only_for_sites_that_opt_in(server_factory):
     rows = opted.sql("SELECT path, anonymous_id, consent_analytics FROM footpath.events WHERE site_id = {s:String}",
                      {"s": opted.site.id})
     assert rows == [["/a", "", "denied"]]
+
+
+def test_segment_consent_categories(server_factory):
+    """Segment's consent management sends context.consent.categoryPreferences {category: bool}
+    (analytics.js's consent wrappers, OneTrust ids such as C0002): the site names which
+    category means analytics; an explicit context.consent.analytics and GPC still come first."""
+    server = server_factory({"consent_default": "granted", "consent_category": "C0002", "gpc": True})
+    cases = [  # (consent object, Sec-GPC, expected state)
+        ({"categoryPreferences": {"c0002": True, "C0004": False}}, False, "granted"),  # names: any case
+        ({"categoryPreferences": {"C0002": False, "C0004": True}}, False, "denied"),
+        ({"categoryPreferences": {"C0004": True}}, False, "denied"),  # not listed: not consented
+        ({"categoryPreferences": {}}, False, "granted"),  # states nothing: the site's default
+        ({"analytics": "pending", "categoryPreferences": {"C0002": True}}, False, "pending"),
+        ({"categoryPreferences": {"C0002": True}}, True, "denied"),
+    ]
+    for i, (cons, gpc, _) in enumerate(cases):
+        headers = {"origin": "https://shop.example", "content-type": "text/plain", "user-agent": UA}
+        if gpc:
+            headers["sec-gpc"] = "1"
+        msg = {"type": "page", "messageId": f"c{i}", "anonymousId": f"a{i}", "context": {"consent": cons}}
+        r = httpx.post(server.url + "/v1/p", headers=headers,
+                       content=orjson.dumps({**msg, "writeKey": server.site.public_key}))
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    bad = [{"categoryPreferences": {"C0002": "yes"}}, {"categoryPreferences": ["C0002"]}]
+    doc = server.post("/v1/batch", {"batch": [{"type": "page", "anonymousId": "b", "context": {"consent": c}}
+                                              for c in bad]}, key=server.site.write_key).json()
+    assert doc["accepted"] == 0
+    assert [r["field"] for r in doc["rejected"]] == ["context.consent.categoryPreferences.C0002",
+                                                     "context.consent.categoryPreferences"]
+    server.flush()
+    stored = dict(server.sql("SELECT message_id, consent_analytics FROM footpath.events WHERE site_id = {s:String}",
+                             {"s": server.site.id}))
+    assert stored == {f"c{i}": want for i, (_, _, want) in enumerate(cases)}
+    # Without consent_category the category is "Analytics".
+    other = server_factory()
+    doc = other.post("/v1/batch", {"batch": [
+        {"type": "page", "messageId": "d1", "anonymousId": "a", "context": {"consent": {"categoryPreferences": {"analytics": True}}}},
+        {"type": "page", "messageId": "d2", "anonymousId": "a", "context": {"consent": {"categoryPreferences": {"C0002": True}}}},
+    ]}, key=other.site.write_key).json()
+    assert doc["accepted"] == 2
+    other.flush()
+    assert dict(other.sql("SELECT message_id, consent_analytics FROM footpath.events WHERE site_id = {s:String}",
+                          {"s": other.site.id})) == {"d1": "granted", "d2": "denied"}
