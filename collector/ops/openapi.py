@@ -52,7 +52,10 @@ _RESULT = {
 _CONTEXT = {"type": "object", "properties": {
     "page": {"type": "object", "properties": {k: {"type": "string"} for k in ("url", "path", "referrer", "title", "search")}},
     "userAgent": {"type": "string"}, "ip": {"type": "string"}, "locale": {"type": "string"},
-    "consent": {"type": "object", "properties": {"analytics": {"enum": ["granted", "denied", "pending"]}}},
+    "consent": {"type": "object", "properties": {
+        "analytics": {"enum": ["granted", "denied", "pending"]},
+        "categoryPreferences": {"type": "object", "additionalProperties": {"type": "boolean"},
+                                "description": "Segment consent management: the site's consent_category decides"}}},
     "sessionId": {"type": "string"}, "seq": {"type": "integer", "minimum": 0}, "pageViewId": {"type": "string"},
     "library": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}},
 }}
