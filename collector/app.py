@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from collector.attribution.http import AttributionRoutes
 from collector.edge import WriterProxy, writer_problems
+from collector.enrich.clientip import trusted_peer
 from collector.experiments import http as experiments_http
 from collector.ops import metrics
 from collector.ops.openapi import openapi_document
@@ -29,7 +30,7 @@ from collector.plans import api as plans_api
 from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly
-from collector.receive.analyticsjs import segment_settings
+from collector.receive.analyticsjs import scheme_seen, segment_settings
 from collector.receive.auth import request_origin
 from collector.receive.body import BodyError, parse_json, read_body
 from collector.receive.ingest import Ingest, IngestASGI, cors_headers
@@ -121,8 +122,12 @@ class Handlers:
             return error(404, "unknown key (analytics.js takes the site's public key as its writeKey)",
                          cors_headers(origin))
         cors = cors_headers(origin) if origin and site.allows_origin(origin) else {}
-        return json_response(segment_settings(request.path_params["key"], request.url.scheme, request.url.netloc),
-                             200, {**cors, "Cache-Control": "public, max-age=300"})
+        peer = request.client.host if request.client else ""
+        forwarded = (request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+                     if trusted_peer(peer, self.s.proxy_networks) else None)
+        scheme = scheme_seen(request.url.scheme, origin, forwarded)
+        return json_response(segment_settings(request.path_params["key"], scheme, request.url.netloc),
+                             200, {**cors, "Cache-Control": "public, max-age=300", "Vary": "Origin"})
 
     # -- operations ------------------------------------------------------------------------
     async def openapi(self, request: Request) -> Response:

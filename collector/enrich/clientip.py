@@ -19,6 +19,11 @@ def _trusted(ip: str, proxies: Sequence[Net]) -> bool:
     return any(addr in n for n in proxies)
 
 
+def trusted_peer(peer: str, proxies: Sequence[Net]) -> bool:
+    """Whether the socket peer is one of the trusted proxies (whose forwarded headers count)."""
+    return bool(proxies) and _trusted(peer, proxies)
+
+
 def client_ip(peer: str | None, xff: str | None, proxies: Sequence[Net]) -> str:
     peer = peer or ""
     if not xff or not proxies or not _trusted(peer, proxies):

@@ -13,11 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 
+def scheme_seen(request_scheme: str, origin: str | None, forwarded_proto: str | None) -> str:
+    """The scheme the browser reached the collector with. Behind a TLS-terminating proxy the
+    socket is plain http: a page on https can only have fetched these settings over https
+    (http would be mixed content), and a trusted proxy's X-Forwarded-Proto says so too."""
+    if origin and origin.startswith("https://"):
+        return "https"
+    if forwarded_proto in ("http", "https"):
+        return forwarded_proto
+    return "https" if request_scheme == "https" else "http"
+
+
 def segment_settings(public_key: str, scheme: str, netloc: str) -> dict[str, Any]:
     """The settings document, pointing analytics.js back at the collector that served it."""
     return {
-        "integrations": {"Segment.io": {"apiKey": public_key, "apiHost": f"{netloc}/v1",
-                                        "protocol": "https" if scheme == "https" else "http"}},
+        "integrations": {"Segment.io": {"apiKey": public_key, "apiHost": f"{netloc}/v1", "protocol": scheme}},
         # analytics.js reports its own telemetry to api.segment.io unless told not to; a
         # self-hosted collector sends nothing to a third party.
         "metrics": {"sampleRate": 0},
