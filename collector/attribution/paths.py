@@ -27,11 +27,9 @@ import numpy as np
 from collector.attribution.channels import DIRECT, VISIT_FIELDS, channel_sql, needed_fields
 from collector.attribution.request import AttributionRequest
 from collector.attribution.steps import value_sql
+from collector.query.visits import DEVICE, VIEWLESS, VISIT_GAP_MS
 
 _NEG_INF = "toInt64(-9223372036854775807)"
-# A device's page views without a session id start a new visit after this much inactivity
-# (GA's and Plausible's 30 minutes).
-VISIT_GAP_MS = 30 * 60 * 1000
 
 
 @dataclass
@@ -90,11 +88,8 @@ def build_sql(req: AttributionRequest, rules: tuple[Any, ...]) -> tuple[str, dic
                 "AND NOT is_bot")
     labels = (f"(SELECT tuple(groupArray(fk), groupArray({ch_expr})) FROM "
               f"(SELECT {fk} AS fk, {firsts} FROM footpath.events WHERE {in_range} GROUP BY fk))")
-    # A visit is a session id; a page or screen view without one belongs to a visit of its
-    # device (anonymous id, else user id) that a gap of more than VISIT_GAP_MS ends. Other
-    # events without a session id are in no visit (a server-side purchase is not a touch).
-    viewless = "(session_id = '' AND type IN ('page', 'screen') AND (anonymous_id != '' OR user_id != ''))"
-    device = "if(anonymous_id != '', cityHash64('a', anonymous_id), cityHash64('u', user_id))"
+    # Visits as collector/query/visits.py defines them.
+    viewless, device = VIEWLESS, DEVICE
     if req.container == "person":
         source, container, ok, group = "footpath.events_person", "person_key", "person_key != 0", "c"
     else:

@@ -55,6 +55,23 @@ def test_profile_of_a_known_person(server, sarah):
     assert len(doc["recent"]) == 6 and doc["recent"][0]["event"] == "Order Completed"
 
 
+def test_visits_without_session_ids_count_at_30_minute_gaps(server):
+    """Server-side or analytics.js page views carry no session id: a device's views are one
+    visit until more than 30 minutes pass; events other than views start none."""
+    anon = "srv-" + secrets.token_hex(4)
+    post(server, [
+        msg("page", 0, anon=anon), msg("page", 1800, anon=anon),  # 30 minutes apart: one visit
+        msg("page", 3600.001, anon=anon),  # 30 minutes and 1 ms after: the second
+        msg("track", 9000, anon=anon, event="Order Completed"),  # no visit of its own
+        msg("screen", 20000, anon=anon),  # the third
+        msg("page", 30000, anon=anon, context={"sessionId": "tag-1"}),  # a session: the fourth
+        msg("track", 30010, anon=anon, context={"sessionId": "tag-1"}),
+    ])
+    fresh(server)
+    doc = api(server, "GET", server.site.id, "a:" + anon).json()
+    assert doc["events"]["total"] == 7 and doc["sessions"] == 4
+
+
 def test_the_same_person_by_any_of_its_ids(server, sarah):
     for ref in ("u:sarah", sarah["phone"], sarah["laptop"]):
         r = api(server, "GET", server.site.id, ref)

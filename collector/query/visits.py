@@ -1,0 +1,27 @@
+"""What a visit is, in SQL, for every query that counts or walks visits (attribution's
+touches, a person's profile): a session id, the tag's `context.sessionId`; page and screen
+views without one (Segment's libraries and analytics.js send none) are cut into visits per
+device, the anonymous id (else the user id): more than VISIT_GAP_MS after the device's
+previous such view starts a new one, as GA and Plausible count. Other events without a
+session id are in no visit and start none (a server-side purchase is not a visit).
+
+The reports' session container is defined in docs/reports.md (the anonymous id stands in
+for a missing session id there; its views keep both sources identical)."""
+
+from __future__ import annotations
+
+VISIT_GAP_MS = 30 * 60 * 1000
+
+# A row that belongs to a device's session-less visit (columns of footpath.events).
+VIEWLESS = "(session_id = '' AND type IN ('page', 'screen') AND (anonymous_id != '' OR user_id != ''))"
+# The device such a row is counted under.
+DEVICE = "if(anonymous_id != '', cityHash64('a', anonymous_id), cityHash64('u', user_id))"
+
+
+def visit_count_sql(condition: str) -> str:
+    """SELECT of one UInt64: the visits of the rows matching `condition`."""
+    return f"""
+SELECT (SELECT uniqExactIf(session_id, session_id != '') FROM footpath.events WHERE {condition})
+     + (SELECT sum(1 + arrayCount((t, prev) -> t - prev > {VISIT_GAP_MS}, ts, arrayPopBack(arrayPushFront(ts, ts[1]))))
+        FROM (SELECT arraySort(groupArray(toUnixTimestamp64Milli(timestamp))) AS ts
+              FROM footpath.events WHERE ({condition}) AND {VIEWLESS} GROUP BY {DEVICE}))"""
