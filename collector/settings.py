@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from collector.sites import Site, SiteError, parse_sites
+from collector.sites import Site, SiteError, parse_sites, site_fields_markdown
 
 
 class ConfigError(ValueError):
@@ -225,13 +225,15 @@ def load_settings(config_path: str | None = None, env: dict[str, str] | None = N
 def settings_markdown() -> str:
     """The generated settings reference (docs/settings.md)."""
     lines = ["# Settings", "",
-             "Generated from `collector/settings.py` by `footpath settings --markdown`. Precedence: "
+             "Generated from `collector/settings.py` by `footpath settings`. Precedence: "
              "defaults < `[settings]` table of the config file < environment < command-line flags.", "",
              "| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
     for s in REGISTRY:
         default = f"`{s.default}`" if s.default != "" else "(empty)"
         lines.append(f"| `{s.name}` | `{s.env}` | {default} | {s.help} |")
-    lines += ["", "Site tables (`[[site]]`) are documented in README.md."]
+    lines += ["", "## Site tables (`[[site]]`)", "",
+              "One table per site in the config file; a bad value stops start-up with a message naming the "
+              "site and field (README.md, Configuration).", "", site_fields_markdown().rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

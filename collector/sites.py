@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +82,59 @@ class Site:
 
 
 _FIELDS = {f.name: f for f in fields(Site) if f.name != "extra"}
+
+# Every [[site]] key, for the generated reference (docs/settings.md, `footpath settings
+# --markdown`); tests/collector/test_settings.py fails when a field has no entry here.
+SITE_FIELD_HELP: dict[str, str] = {
+    "id": "Required. 1-63 of a-z 0-9 _ -: the `site_id` of the site's rows.",
+    "public_key": "Required. The key in the script tag (and analytics.js's writeKey); browser calls only, "
+                  "from the site's origins.",
+    "write_key": "Secret key of server-side sources (HTTP Basic user, or `writeKey` in the body); empty: none.",
+    "origins": "Origins whose pages may use the public key, e.g. `[\"https://shop.example\"]`.",
+    "consent_default": "granted, denied or pending: a browser message that states no consent.",
+    "server_consent_default": "The same for server messages (write key): the site vouches for them.",
+    "denied_mode": "anonymize (a row with no identifier) or drop: messages under denied or pending consent.",
+    "consent_category": "The category of Segment's `context.consent.categoryPreferences` that means analytics "
+                        "consent (case-insensitive; e.g. OneTrust's `C0002`).",
+    "gpc": "Honour Global Privacy Control (Sec-GPC, navigator.globalPrivacyControl) as denied.",
+    "aggregate_when_denied": "Under denied, the tag may send cookieless page views with no ids.",
+    "ip_anonymize": "Store IPv4 /24 and IPv6 /48 only.",
+    "cookie_days": "Lifetime of the tag's anonymous id, from creation (sdk_js/README.md).",
+    "cookie_domain": "The tag's cookie domain; empty: the widest one the browser accepts.",
+    "hash_routes": "The tag counts `#/route` changes as page views.",
+    "autocapture": "The tag loads its autocapture module (outbound links, downloads, form submissions).",
+    "query_denylist": "Query parameters the tag removes from every URL and referrer.",
+    "retention_days": "0 keeps rows forever; else every per-event or per-person table expires older rows "
+                      "(RELIABILITY.md, Retention).",
+    "rate_limit_events": "Events per second for the whole site, burst 2 s; 0: unlimited (answers 429).",
+    "rate_limit_client": "Requests per second per client IP, burst 2 s; 0: unlimited (answers 429).",
+    "shared_device_threshold": "An anonymous id linked to more users than this is a shared device "
+                               "(identity/README.md).",
+    "channel_rules": "Attribution channel rules before the default grouping (collector/attribution/README.md).",
+    "scores": "RFM and lead-score settings (collector/scores/README.md).",
+    "tracking_plan": "Tracking-plan file, JSON or YAML, relative to the config file (collector/plans/README.md).",
+    "plan_mode": "observe, strip or block: what a message that breaks the plan gets.",
+    "alert_webhook": "Data-quality alerts are POSTed here as JSON; empty: none.",
+    "alert_violation_percent": "Violation-rate alert threshold, percent.",
+    "experiment": "`[[site.experiment]]` tables: A/B tests and bandits (collector/experiments/README.md).",
+}
+
+
+def site_fields_markdown() -> str:
+    """The [[site]] reference table, defaults read from the Site dataclass."""
+    lines = ["| field | default | meaning |", "| --- | --- | --- |"]
+    for name, help_text in SITE_FIELD_HELP.items():
+        f = _FIELDS.get(name)
+        default = "(none)" if f is None or f.default is MISSING else f.default
+        if isinstance(default, bool):
+            default = "true" if default else "false"
+        elif isinstance(default, tuple):
+            default = ", ".join(map(str, default)) if default else "(none)"
+        elif default in ("", None):
+            default = "(empty)" if default == "" else "(none)"
+        text = f"`{default}`" if default not in ("(none)", "(empty)") else default
+        lines.append(f"| `{name}` | {text} | {help_text} |")
+    return "\n".join(lines) + "\n"
 
 
 def _field_parsers() -> dict[str, Any]:

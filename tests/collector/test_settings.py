@@ -15,6 +15,20 @@ def test_every_setting_is_in_the_registry_and_the_docs():
         assert s.help and f"`{s.name}`" in docs and s.env in docs
 
 
+def test_every_site_field_is_documented():
+    """Each [[site]] key the parser accepts has a line in the generated reference, and the
+    reference names no key the parser would refuse."""
+    from dataclasses import fields
+
+    from collector.sites import _PASSTHROUGH, SITE_FIELD_HELP, Site
+
+    accepted = {f.name for f in fields(Site) if f.name != "extra"} | _PASSTHROUGH
+    assert set(SITE_FIELD_HELP) == accepted
+    docs = (ROOT / "docs" / "settings.md").read_text()
+    for name, help_text in SITE_FIELD_HELP.items():
+        assert help_text and f"| `{name}` |" in docs, name
+
+
 def test_precedence_defaults_file_env_flags(tmp_path):
     cfg = write_config(tmp_path / "c.toml", [], {"flush_rows": 7, "flush_ms": 9})
     s = load_settings(str(cfg), env={"FOOTPATH_FLUSH_MS": "11"}, overrides={"flush_ms": None})
