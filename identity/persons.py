@@ -16,7 +16,7 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from collector.query.sql import jsonable
-from collector.query.visits import visit_count_sql
+from collector.query.visits import SESSION_VISITS, sessionless_visits_sql
 from identity.rules import anonymous_person, split_person_id, user_person
 
 MIN_MS = -9223372036854775807
@@ -157,10 +157,10 @@ def event_condition(person: Person, columns: frozenset[str] | None = None,
 def profile(client: Client, person: Person, recent: int = 20) -> dict[str, Any]:
     """What GET /v1/persons answers: ids, latest traits, first and last seen, counts."""
     cond, p = event_condition(person)
-    total, first, last = client.query(
-        f"SELECT count(), min(timestamp), max(timestamp) FROM footpath.events WHERE {cond}",
+    total, first, last, sessions = client.query(
+        f"SELECT count(), min(timestamp), max(timestamp), {SESSION_VISITS} FROM footpath.events WHERE {cond}",
         parameters=p).result_rows[0]
-    sessions = client.query(visit_count_sql(cond), parameters=p).result_rows[0][0] or 0
+    sessions += client.query(sessionless_visits_sql(cond), parameters=p).result_rows[0][0] or 0
     by_type = dict(client.query(f"SELECT type, count() FROM footpath.events WHERE {cond} GROUP BY type ORDER BY type",
                                 parameters=p).result_rows)
     top = client.query(f"SELECT event, count() AS n FROM footpath.events WHERE {cond} AND event != '' "

@@ -88,13 +88,12 @@ def build_sql(req: AttributionRequest, rules: tuple[Any, ...]) -> tuple[str, dic
                 "AND NOT is_bot")
     labels = (f"(SELECT tuple(groupArray(fk), groupArray({ch_expr})) FROM "
               f"(SELECT {fk} AS fk, {firsts} FROM footpath.events WHERE {in_range} GROUP BY fk))")
-    # Visits as collector/query/visits.py defines them.
-    viewless, device = VIEWLESS, DEVICE
+    # Visits as collector/query/visits.py defines them (VIEWLESS rows are cut per DEVICE).
     if req.container == "person":
         source, container, ok, group = "footpath.events_person", "person_key", "person_key != 0", "c"
     else:
         # Each visit is its own container; rows in no visit take no part.
-        source, container, ok, group = "footpath.events", "toUInt64(0)", f"(session_id != '' OR {viewless})", "sid"
+        source, container, ok, group = "footpath.events", "toUInt64(0)", f"(session_id != '' OR {VIEWLESS})", "sid"
     # Both branches give the same narrow rows; views without a session read as a second scan
     # that only those rows pass (a window per device numbers their visits).
     columns = (f"toUnixTimestamp64Milli(timestamp) AS ts, {first} AS first, {fk} AS fk, is_conv, "
@@ -102,17 +101,17 @@ def build_sql(req: AttributionRequest, rules: tuple[Any, ...]) -> tuple[str, dic
     scan = f"(SELECT *, {req.conversion_sql} AS is_conv FROM {source})"
     rows = f"""
                     SELECT {container} AS c, session_id, toUInt64(0) AS visit, {columns}
-                    FROM {scan} WHERE {in_range} AND {ok} AND NOT {viewless}
+                    FROM {scan} WHERE {in_range} AND {ok} AND NOT {VIEWLESS}
                     UNION ALL
                     SELECT c, '' AS session_id,
                            cityHash64(dev, sum(gap) OVER (PARTITION BY c, dev ORDER BY ts, first
                                                           ROWS UNBOUNDED PRECEDING)) AS visit,
                            ts, first, fk, is_conv, value
                     FROM (
-                        SELECT {container} AS c, {device} AS dev, {columns},
+                        SELECT {container} AS c, {DEVICE} AS dev, {columns},
                                ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY c, dev ORDER BY ts, first
                                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) > {VISIT_GAP_MS} AS gap
-                        FROM {scan} WHERE {in_range} AND {ok} AND {viewless}
+                        FROM {scan} WHERE {in_range} AND {ok} AND {VIEWLESS}
                     )"""
     # One row of arrays: the reader's max_result_rows limits rows, and a report may have
     # more distinct paths than that.

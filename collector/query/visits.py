@@ -18,10 +18,15 @@ VIEWLESS = "(session_id = '' AND type IN ('page', 'screen') AND (anonymous_id !=
 DEVICE = "if(anonymous_id != '', cityHash64('a', anonymous_id), cityHash64('u', user_id))"
 
 
-def visit_count_sql(condition: str) -> str:
-    """SELECT of one UInt64: the visits of the rows matching `condition`."""
+# Visits counted with `uniqExactIf(session_id, session_id != '')` over the same rows, plus
+# sessionless_visits_sql's count.
+SESSION_VISITS = "uniqExactIf(session_id, session_id != '')"
+
+
+def sessionless_visits_sql(condition: str) -> str:
+    """SELECT of one UInt64: the visits of the session-less views among the rows matching
+    `condition` (add SESSION_VISITS of the same rows for all their visits)."""
     return f"""
-SELECT (SELECT uniqExactIf(session_id, session_id != '') FROM footpath.events WHERE {condition})
-     + (SELECT sum(1 + arrayCount((t, prev) -> t - prev > {VISIT_GAP_MS}, ts, arrayPopBack(arrayPushFront(ts, ts[1]))))
-        FROM (SELECT arraySort(groupArray(toUnixTimestamp64Milli(timestamp))) AS ts
-              FROM footpath.events WHERE ({condition}) AND {VIEWLESS} GROUP BY {DEVICE}))"""
+SELECT sum(1 + arrayCount((t, prev) -> t - prev > {VISIT_GAP_MS}, ts, arrayPopBack(arrayPushFront(ts, ts[1]))))
+FROM (SELECT arraySort(groupArray(toUnixTimestamp64Milli(timestamp))) AS ts
+      FROM footpath.events WHERE ({condition}) AND {VIEWLESS} GROUP BY {DEVICE})"""
