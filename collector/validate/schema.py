@@ -165,8 +165,44 @@ def validate_message(raw: Any) -> tuple[Message | None, str, str]:
         inner = ctx.get("error")
         if isinstance(inner, _FieldError):
             return None, inner.field, inner.reason
-        field = _loc(err["loc"])
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        return None, field, msg
+        return None, _loc(err["loc"]), _reason(err)
+
+
+def _json_type(v: Any) -> str:
+    """A value's type as the sender wrote it in JSON."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    return "an array" if isinstance(v, list) else "an object"
+
+
+# pydantic's error types in the words of the JSON the sender wrote ("dictionary" is Python's)
+_EXPECTED = {"dict_type": "a JSON object", "model_type": "a JSON object", "string_type": "a string",
+             "bool_type": "true or false", "int_type": "an integer", "int_parsing": "an integer",
+             "int_from_float": "an integer", "float_type": "a number", "float_parsing": "a number"}
+
+
+def _reason(err: Any) -> str:
+    """A validation error as a reason for the sender: what the field must be, what it got."""
+    kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, not {_json_type(got)}"
+    if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind in ("string_too_long", "too_long"):
+        n = ctx.get("actual_length") or (len(got) if isinstance(got, str) else None)
+        return f"longer than {ctx.get('max_length')} characters" + (f" ({n})" if n else "")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {bound}, not {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, not {str(got)[:40]!r}"
+    if kind.startswith(("datetime_", "date_")):
+        return f"must be an ISO 8601 date-time such as 2024-05-01T12:00:00Z ({err['msg'].split(', ', 1)[-1]})"
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg

@@ -52,3 +52,31 @@ def test_numeric_ids_become_strings_and_naive_times_are_utc():
 
 def test_not_an_object():
     assert validate_message([1])[2] == "a message must be a JSON object"
+
+
+@pytest.mark.parametrize("msg,field,reason", [
+    # JSON's words, not Python's ("dictionary"), with what the sender wrote
+    ({"type": "track", "event": "x", "properties": [1, 2], **OK}, "properties", "must be a JSON object, not an array"),
+    ({"type": "track", "event": "x", "context": "web", **OK}, "context", "must be a JSON object, not a string"),
+    ({"type": "track", "event": "x", "userId": 1.5}, "userId", "must be a string, not a number"),
+    ({"type": "track", "event": "x", "context": {"seq": "seventh"}, **OK}, "context.seq",
+     "must be an integer, not a string"),
+    ({"type": "track", "event": "x", "context": {"consent": {"categoryPreferences": {"Ads": 1}}}, **OK},
+     "context.consent.categoryPreferences.Ads", "must be true or false, not a number"),
+    # an empty or overlong id says so in characters (not "at least 1 item after validation")
+    ({"type": "track", "event": "x", "userId": "", **OK}, "userId", "must not be empty"),
+    ({"type": "track", "event": "x", "messageId": "", **OK}, "messageId", "must not be empty"),
+    ({"type": "track", "event": "x", "userId": "u" * 300}, "userId", "longer than 255 characters (300)"),
+    ({"type": "track", "event": "e" * 256, **OK}, "event", "longer than 255 characters (256)"),
+    ({"type": "track", "event": "x", "context": {"seq": -1}, **OK}, "context.seq", "must be at least 0, not -1"),
+    ({"type": "track", "event": "x", "context": {"consent": {"analytics": "yes"}}, **OK},
+     "context.consent.analytics", "must be one of 'granted', 'denied' or 'pending', not 'yes'"),
+])
+def test_rejection_reasons_speak_json(msg, field, reason):
+    assert validate_message(msg) == (None, field, reason)
+
+
+def test_a_bad_timestamp_shows_the_expected_form():
+    _, field, reason = validate_message({"type": "track", "event": "x", "timestamp": "yesterday", **OK})
+    assert field == "timestamp"
+    assert reason.startswith("must be an ISO 8601 date-time such as 2024-05-01T12:00:00Z (")
