@@ -29,7 +29,7 @@ from collector.ops.openapi import openapi_document
 from collector.plans import api as plans_api
 from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
-from collector.query.sql import QueryError, run_readonly
+from collector.query.sql import QueryError, run_readonly, sql_request
 from collector.receive.analyticsjs import scheme_seen, segment_settings
 from collector.receive.auth import request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -164,12 +164,14 @@ class Handlers:
         return doc
 
     async def sql(self, request: Request) -> Response:
-        doc = await self.admin_json(request)
-        if isinstance(doc, Response):
-            return doc
+        if not self.admin_ok(request):
+            return error(401, "admin bearer token required", {"WWW-Authenticate": "Bearer"})
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                None, run_readonly, self.c.store, doc.get("sql"), doc.get("params"))
+            body = await read_body(request, 1 << 20, check_type=False)
+            sql, params = sql_request(body, request.query_params.multi_items())
+            result = await asyncio.get_running_loop().run_in_executor(None, run_readonly, self.c.store, sql, params)
+        except BodyError as e:
+            return error(e.status, e.reason)
         except QueryError as e:
             return error(e.status, e.reason)
         return json_response(result)

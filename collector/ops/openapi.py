@@ -111,6 +111,18 @@ def _admin_post(summary: str, schema: dict[str, Any], result: dict[str, Any], co
     return {"post": op}
 
 
+def _sql_op() -> dict[str, Any]:
+    op = _admin_post("Read-only SQL, one statement per request", {"type": "object", "required": ["sql"], "properties": {
+        "sql": {"type": "string"}, "params": {"type": "object"}}},
+        {"type": "object", "required": ["columns", "rows"], "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array"}}},
+        ("403",), "A body that starts with `{` is the JSON form; any other body is the statement itself "
+                  "(as ClickHouse's HTTP interface takes it), its `{name:Type}` values given as "
+                  "`param_name=value` in the query string.")
+    op["post"]["requestBody"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return op
+
+
 def _admin_get(summary: str, params: list[dict[str, Any]], result: dict[str, Any],
                codes: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"get": {"summary": summary, "security": [{"admin": []}], "parameters": params,
@@ -371,11 +383,7 @@ def openapi_document() -> dict[str, Any]:
             "batch": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
             "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}}}),
             **_preflight("/v1/batch")},
-        "/v1/sql": _admin_post("Read-only SQL, one statement per request", {"type": "object", "required": ["sql"], "properties": {
-            "sql": {"type": "string"}, "params": {"type": "object"}}},
-            {"type": "object", "required": ["columns", "rows"], "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array"}}},
-            ("403",)),
+        "/v1/sql": _sql_op(),
         "/openapi.json": {"get": {"summary": "this document", "responses": {"200": _ok({"type": "object"})}}},
         "/healthz": {"get": {"summary": "alive", "responses": {"200": _ok(_obj({"status": _STR}), "alive")}}},
         "/readyz": {"get": {"summary": "storage reachable and buffer not full", "responses": {

@@ -9,10 +9,12 @@ import decimal
 import ipaddress
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from collector.receive.body import parse_json
 from collector.write.store import Store
 
 
@@ -48,6 +50,25 @@ def jsonable(v: Any) -> Any:
     return v
 
 
+def sql_request(body: bytes, query: Iterable[tuple[str, str]]) -> tuple[Any, dict[str, Any] | None]:
+    """A /v1/sql request's statement and parameters.  A body that starts with `{` is the
+    JSON form, {"sql": ..., "params": {...}}; any other body is the statement itself, as
+    ClickHouse's own HTTP interface takes it, with each `{name:Type}` placeholder's value
+    in the query string as `param_name=value` (ClickHouse's convention), so a query pasted
+    from clickhouse-client runs unchanged: curl --data-binary @q.sql '.../v1/sql?param_site=demo'."""
+    if body.lstrip()[:1] == b"{":
+        doc, _ = parse_json(body)  # a document that starts with { is an object
+        return doc.get("sql"), doc.get("params")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise QueryError(400, f"body is not valid UTF-8 (byte {e.start})") from None
+    if not text.strip():
+        raise QueryError(400, 'empty body: send the statement as the body, or {"sql": "...", "params": {...}}')
+    params = {k[len("param_"):]: v for k, v in query if k.startswith("param_") and len(k) > len("param_")}
+    return text, params or None
+
+
 def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(sql, str) or not sql.strip():
         raise QueryError(400, "field 'sql' must be a non-empty string")
@@ -68,7 +89,11 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         store.reset_reader()
         msg = str(e)
         status = 403 if "READONLY" in msg or "readonly" in msg else 400
-        raise QueryError(status, msg.split("Stack trace")[0].strip()[:2000]) from None
+        reason = msg.split("Stack trace")[0].strip()[:2000]
+        if (missing := re.search(r"Substitution `([^`]+)` is not set", msg)):
+            name = missing.group(1)
+            reason += f' (give its value in "params": {{"{name}": ...}}, or as param_{name}=... in the URL)'
+        raise QueryError(status, reason) from None
     return {"columns": list(result.column_names), "rows": rows}
 
 

@@ -71,3 +71,36 @@ def test_one_statement_per_request(server):
     # other syntax errors keep the engine's message
     r = _sql(server, {"sql": "SELEC 1; SELECT 2"})
     assert r.status_code == 400 and "Syntax error" in r.json()["error"], r.text
+
+
+def _raw(server, text, url_params=None, content_type="text/plain"):
+    return httpx.post(server.url + "/v1/sql", content=text.encode(), params=url_params, timeout=30,
+                      headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": content_type})
+
+
+def test_a_plain_text_body_is_the_statement_with_clickhouse_url_parameters(server):
+    # as ClickHouse's HTTP interface takes it: the body is the query, {name:Type} values
+    # come as param_name in the URL (bound, not pasted into the text)
+    evil = "it's' OR 1=1 --"
+    r = _raw(server, "SELECT {v:String} AS v, {n:UInt8} + 1 AS m\n-- a trailing comment\n",
+             {"param_v": evil, "param_n": "41"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"columns": ["v", "m"], "rows": [[evil, 42]]}
+    # curl -d's default content type is form-encoded: still the statement
+    assert _raw(server, "SELECT 3", content_type="application/x-www-form-urlencoded").json()["rows"] == [[3]]
+    # the read-only guard and the one-statement rule hold for text bodies too
+    assert _raw(server, "DROP TABLE footpath.events").status_code == 403
+    assert _raw(server, "SELECT 1; SELECT 2").status_code == 400
+
+
+def test_a_missing_parameter_says_how_to_give_it(server):
+    for r in (_raw(server, "SELECT {site:String}"), _sql(server, {"sql": "SELECT {site:String}"})):
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert "param_site=" in err and '"params"' in err, err
+
+
+def test_a_text_body_that_is_not_utf8_is_a_clear_400(server):
+    r = httpx.post(server.url + "/v1/sql", content=b"SELECT '\xff'", timeout=30,
+                   headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 400 and "UTF-8" in r.json()["error"]
