@@ -28,6 +28,7 @@ from collector.enrich.useragent import UAClassifier
 from collector.plans.step import step_plan
 from collector.sites import Site
 from collector.types import JSON, Row, Source
+from collector.validate import rejected as rejected_rows
 from collector.validate.dedup import RecentIds
 from collector.validate.fast import Msg, parse_message
 from collector.validate.limits import LimitError, Limits, check_message
@@ -82,6 +83,7 @@ class Services:
     max_future_seconds: int
     past: timedelta = field(init=False)  # the two as timedeltas, made once
     future: timedelta = field(init=False)
+    keeper: rejected_rows.Keeper | None = None  # rejections kept in footpath.rejected_messages
 
     def __post_init__(self) -> None:
         self.past = timedelta(days=self.max_past_days)
@@ -388,6 +390,8 @@ def run(rq: RequestContext, sv: Services, messages: list[Any], timed: bool = Tru
                 other.setdefault(w.table, []).append(w.row)
         elif isinstance(verdict, Reject):
             rejected.append({"index": i, "field": verdict.field, "reason": verdict.reason})
+            if sv.keeper is not None and (kept := sv.keeper.row(rq, raw, verdict.field, verdict.reason)):
+                other.setdefault(rejected_rows.TABLE, []).append(kept)
         else:
             accepted += 1
             dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1

@@ -19,6 +19,7 @@ from collector.receive.auth import KeyRing
 from collector.settings import Settings
 from collector.validate.dedup import RecentIds
 from collector.validate.limits import Limits
+from collector.validate.rejected import Keeper
 from collector.write.store import Store
 from collector.write.writer import Writer
 from identity.service import IdentityService
@@ -42,6 +43,7 @@ class Collector:
             recent=RecentIds(settings.dedup_capacity),
             max_past_days=settings.max_past_days,
             max_future_seconds=settings.max_future_seconds,
+            keeper=Keeper(settings.rejected_keep_per_minute),
         )
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.wal = WriteAheadBuffer(settings.buffer_dir, series=series, fsync=settings.fsync,
@@ -49,7 +51,8 @@ class Collector:
                                     max_bytes=settings.buffer_max_bytes)
         self.store = Store(settings.effective_clickhouse_url,
                            sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory),
-                           {s.id: s.retention_days for s in settings.sites})
+                           {s.id: s.retention_days for s in settings.sites},
+                           {"rejected_messages": settings.rejected_keep_days})
         self.writer: Writer | None = None
         if run_writer:
             self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms,

@@ -69,6 +69,11 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("dedup_capacity", "FOOTPATH_DEDUP_CAPACITY", 2_000_000, int,
          "message_ids remembered to drop client re-sends before they reach storage (memory, "
          "taken at start: 16 bytes x the next power of two >= this, 32 MiB at the default)."),
+    Spec("rejected_keep_per_minute", "FOOTPATH_REJECTED_KEEP_PER_MINUTE", 600, int,
+         "Rejected messages kept in footpath.rejected_messages per site and collector process per minute "
+         "(bursts up to as many); beyond it they are only counted (footpath_rejected_not_kept_total). 0: keep none."),
+    Spec("rejected_keep_days", "FOOTPATH_REJECTED_KEEP_DAYS", 30, int,
+         "Days a rejected message is kept (a site's shorter retention_days applies first); 0: no cap."),
     Spec("sql_max_seconds", "FOOTPATH_SQL_MAX_SECONDS", 20, int, "Time limit of one /v1/sql or report query."),
     Spec("sql_max_rows", "FOOTPATH_SQL_MAX_ROWS", 100_000, int, "Row limit of one /v1/sql result."),
     Spec("sql_max_memory", "FOOTPATH_SQL_MAX_MEMORY", 2 << 30, int, "Memory limit (bytes) of one query."),
@@ -114,6 +119,8 @@ class Settings:
     max_past_days: int = 400
     max_future_seconds: int = 86400
     dedup_capacity: int = 2_000_000
+    rejected_keep_per_minute: int = 600
+    rejected_keep_days: int = 30
     sql_max_seconds: int = 20
     sql_max_rows: int = 100_000
     sql_max_memory: int = 2 << 30
@@ -169,6 +176,9 @@ def _validate(s: Settings) -> None:
                  "max_keys", "max_string", "buffer_max_bytes", "segment_bytes", "sql_max_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, got {getattr(s, name)}")
+    for name in ("rejected_keep_per_minute", "rejected_keep_days"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"setting {name!r} must be 0 or more, got {getattr(s, name)}")
     url = s.effective_clickhouse_url
     if not url.startswith(("chdb://", "http://", "https://")):
         raise ConfigError(f"setting 'clickhouse_url' must start with chdb://, http:// or https://, got {url!r}")

@@ -10,6 +10,8 @@ RECEIVED = Counter("footpath_messages_received", "Messages received, before vali
                    ["source"], registry=REGISTRY)
 ACCEPTED = Counter("footpath_messages_accepted", "Messages accepted into the buffer", ["site"], registry=REGISTRY)
 REJECTED = Counter("footpath_messages_rejected", "Messages rejected, by field", ["field"], registry=REGISTRY)
+REJECTED_NOT_KEPT = Counter("footpath_rejected_not_kept", "Rejected messages over the site's rejected_keep_per_minute: "
+                            "counted, not kept in footpath.rejected_messages", ["site"], registry=REGISTRY)
 DROPPED = Counter("footpath_messages_dropped", "Valid messages not stored, by reason", ["reason"],
                   registry=REGISTRY)
 REQUESTS_REFUSED = Counter("footpath_requests_refused", "Whole requests refused, by HTTP status",

@@ -303,7 +303,15 @@ _QUALITY = _obj({
                          "hourly": _arr({"type": "object"}), "violations": _arr({"type": "object"}),
                          "fill_rates": _arr({"type": "object"}), "violation_rate": _NULL_NUM})),
     "plan": _PLAN_STATUS, "incidents": _arr({"type": "object"}), "alerts": {"type": "object"},
-}, ("site", "from", "to", "totals", "events"))
+    "rejected": _obj({"total": _INT, "fields": _arr(_obj({
+        "field": _STR, "type": _STR, "count": _INT, "reason": _STR, "libraries": _arr(_STR), "first": _STR,
+        "last": _STR, "example_message_id": _STR}))}, ("total", "fields")),
+}, ("site", "from", "to", "totals", "events", "rejected"))
+
+_REJECTED = _obj({"site": _STR, "from": _STR, "to": _STR, "messages": _arr(_obj({
+    "received_at": _STR, "source": _STR, "library": _STR, "field": _STR, "reason": _STR, "type": _STR, "event": _STR,
+    "message_id": _STR, "user_id": _STR, "anonymous_id": _STR, "message": _STR, "message_bytes": _INT,
+    "redacted": _INT}))}, ("site", "from", "to", "messages"))
 
 
 def _reports_and_admin() -> dict[str, Any]:
@@ -349,6 +357,10 @@ def _reports_and_admin() -> dict[str, Any]:
         "/v1/quality": _admin_get("Data-quality report", [
             _SITE_QUERY, _query("from", _TIME, "default: 24 hours before to"), _query("to", _TIME, "default: now")],
             _QUALITY, ("400", "404", "503")),
+        "/v1/rejected": _admin_get("Messages the collector refused (footpath.rejected_messages), newest first", [
+            _SITE_QUERY, _query("from", _TIME, "default: 24 hours before to"), _query("to", _TIME, "default: now"),
+            _query("field", _STR, "only this field's rejections (as the response names it)"),
+            _query("limit", _INT, "1-1000, default 100")], _REJECTED, ("400", "404", "503")),
         "/v1/experiments": _admin_get("Configured experiments and their weights", [], _obj({"experiments": _arr(_obj({
             "site": _STR, "key": _STR, "name": _STR, "status": _STR, "allocation": _STR, "variants": _arr(_STR),
             "weights": _arr(_NUM)}, ("site", "key", "variants", "weights")))}, ("experiments",))),

@@ -1,7 +1,7 @@
 """`footpath plan check FILE` (offline), `footpath plan infer --site S --days N`,
-`footpath quarantine list|replay --site S` and `footpath quality --site S`: all but
-`plan check` call the running collector's admin API (the embedded engine belongs to
-that process).  Registered by collector/cli.py with its `_api` helper."""
+`footpath quarantine list|replay --site S`, `footpath quality --site S` and `footpath rejected
+--site S`: all but `plan check` call the running collector's admin API (the embedded engine
+belongs to that process).  Registered by collector/cli.py with its `_api` helper."""
 
 from __future__ import annotations
 
@@ -110,6 +110,29 @@ def add_commands(sub: Any, api: Api) -> None:
             print(f"  {e['label']:<32} {e['events']:>8}  {r:>6}  {top}")
         for i in doc["incidents"]:
             print(f"  [{i['state']}] {i['opened_at']} {i['summary']}")
+        rej = doc.get("rejected") or {"total": 0, "fields": []}
+        if rej["total"]:
+            print(f"rejected messages: {rej['total']} (footpath rejected --site {doc['site']} lists them)")
+            for f in rej["fields"][:10]:
+                print(f"  {f['field'] or '(message)':<24} {f['type'] or '-':<9} {f['count']:>8}  {f['reason']}")
+        return 0
+
+    def rejected_list(args: argparse.Namespace) -> int:
+        params = {"site": args.site, "limit": args.limit, **({"from": args.start} if args.start else {}),
+                  **({"to": args.end} if args.end else {}), **({"field": args.field} if args.field else {})}
+        status, doc = api(args, "GET", f"/v1/rejected?{urlencode(params)}")
+        if status != 200:
+            return _failed(status, doc)
+        if args.json:
+            _print(doc)
+            return 0
+        for m in doc["messages"]:
+            who = m["library"] or m["source"]
+            print(f"{m['received_at']}  {m['field'] or '(message)'}: {m['reason']}  [{m['type'] or '-'} "
+                  f"{m['event']}{' ' if m['event'] else ''}from {who}, message id {m['message_id'] or '-'}]")
+            print(f"    {'(withheld: consent)' if m['redacted'] else m['message'][:300]}")
+        if not doc["messages"]:
+            print(f"no rejected messages for site {doc['site']} in {doc['from']} .. {doc['to']}")
         return 0
 
     p = sub.add_parser("plan", help="tracking plans: check a plan file, draft one from stored events")
@@ -141,3 +164,12 @@ def add_commands(sub: Any, api: Api) -> None:
     qa.add_argument("--to", dest="end", help="ISO date or datetime (UTC)")
     qa.add_argument("--json", action="store_true")
     qa.set_defaults(func=quality)
+    rj = sub.add_parser("rejected", help="messages the collector refused, with field, reason and the message "
+                                         "(default: the last 24 hours, newest first)")
+    rj.add_argument("--site", required=True)
+    rj.add_argument("--from", dest="start", help="ISO date or datetime (UTC)")
+    rj.add_argument("--to", dest="end", help="ISO date or datetime (UTC)")
+    rj.add_argument("--field", help="only rejections of this field (as the response names it, e.g. context.seq)")
+    rj.add_argument("--limit", type=int, default=20)
+    rj.add_argument("--json", action="store_true")
+    rj.set_defaults(func=rejected_list)

@@ -20,6 +20,11 @@ Rules
                   expected count is under min_expected.
   stopped         no event since some hour while the same hours of the previous days
                   (mean of up to 7) add up to >= stopped_expected (P(0) <= e^-10).
+  rejected_rate   lower Wilson bound of the messages rejected as invalid (footpath.
+                  rejected_messages, per hour: the `rejected` argument) among all received
+                  (stored, blocked or rejected) in the window above the same threshold: a
+                  sender that breaks its messages pages even though they never reach the
+                  events' series.  One finding for the site (key "*").
   site_dip        an event (or the total) is low, the site's total is under dip_ratio of
                   its expected count, and at least site_dip_share of the events judged
                   are down together (low, or under dip_ratio of their own expected
@@ -37,7 +42,7 @@ from typing import Any
 
 Series = dict[int, tuple[float, float, float]]  # hour index -> (events, checked, violating)
 FAMILY = {"violation_rate": "violations", "volume_drop": "volume", "volume_rise": "volume",
-          "stopped": "volume", "site_dip": "site"}
+          "stopped": "volume", "site_dip": "site", "rejected_rate": "rejected"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,23 @@ def _violations(key: str, s: Series, cur: int, f: float, cfg: AlertConfig) -> Fi
                    f"hour (at least {bound:.1%} at 95 % confidence; threshold {cfg.violation_threshold:.0%})", d)
 
 
+def _rejections(rejected: Series, total: Series, cur: int, f: float, cfg: AlertConfig,
+                fields: tuple[str, ...]) -> Finding | None:
+    k = _window(rejected, cur, f, 0)
+    n = _window(total, cur, f, 0) + k
+    if k <= 0:
+        return None
+    bound = wilson_lower(k, n, cfg.z)
+    if bound <= cfg.violation_threshold:
+        return None
+    d = {"received": round(n, 1), "rejected": round(k, 1), "rate": round(k / n, 4), "lower_bound": round(bound, 4),
+         "threshold": cfg.violation_threshold, "fields": list(fields)}
+    top = f"; most often {', '.join(fields)}" if fields else ""
+    return Finding("rejected_rate", "*", f"{k:.0f} of {n:.0f} messages ({k / n:.1%}) were rejected as invalid in the "
+                                         f"last hour{top} (footpath rejected lists them; at least {bound:.1%} at 95 % "
+                                         f"confidence; threshold {cfg.violation_threshold:.0%})", d)
+
+
 def _volume_finding(key: str, s: Series, cur: int, f: float, cfg: AlertConfig,
                     v: dict[str, Any] | None) -> Finding | None:
     st = _stopped(s, cur, f, cfg)
@@ -178,7 +200,10 @@ def _volume_finding(key: str, s: Series, cur: int, f: float, cfg: AlertConfig,
                                    f"{v['expected']:.0f} ({v['basis']}); alert {word} {bound:.0f}", v)
 
 
-def evaluate(series: dict[str, Series], now: datetime, cfg: AlertConfig = AlertConfig()) -> list[Finding]:
+def evaluate(series: dict[str, Series], now: datetime, cfg: AlertConfig = AlertConfig(),
+             rejected: Series | None = None, rejected_fields: tuple[str, ...] = ()) -> list[Finding]:
+    """The findings at `now`; rejected: rejected messages per hour (count first), and
+    rejected_fields the fields most often at fault, for the summary."""
     cur = hour_index(now)
     f = (now.timestamp() - cur * 3600) / 3600
     out: list[Finding] = []
@@ -199,6 +224,10 @@ def evaluate(series: dict[str, Series], now: datetime, cfg: AlertConfig = AlertC
         fv = _volume_finding(key, s, cur, f, cfg, v)
         if fv is not None:
             volume[key] = fv
+    if rejected:
+        rf = _rejections(rejected, total, cur, f, cfg, rejected_fields)
+        if rf is not None:
+            out.append(rf)
     tv = _volume(total, cur, f, cfg)
     site = _volume_finding("*", total, cur, f, cfg, tv)
     low = {k for k, x in volume.items() if x.kind in ("volume_drop", "stopped")}

@@ -102,14 +102,15 @@ class QualityService:
             self._restored = True
         notes: list[Notification] = []
         for site in self.sites.values():
-            notes += self.evaluate_site(site, now, self.load_series(site.id, now))
+            notes += self.evaluate_site(site, now, self.load_series(site.id, now), *self.load_rejected(site.id, now))
         self.persist()
         self._update_gauges()
         return notes
 
-    def evaluate_site(self, site: Site, now: datetime, series: dict[str, Series]) -> list[Notification]:
+    def evaluate_site(self, site: Site, now: datetime, series: dict[str, Series], rejected: Series | None = None,
+                      rejected_fields: tuple[str, ...] = ()) -> list[Notification]:
         cfg = AlertConfig(violation_threshold=site.alert_violation_percent / 100)
-        notes = self.book.update(site.id, evaluate(series, now, cfg), now)
+        notes = self.book.update(site.id, evaluate(series, now, cfg, rejected, rejected_fields), now)
         for n in notes:
             metrics.QUALITY_ALERTS.labels(site.id, n.incident.kind, n.state).inc()
             log.warning("quality alert %s: %s", n.state, n.incident.summary)
@@ -131,6 +132,23 @@ class QualityService:
         for key, h, e, c, v in rows:
             out.setdefault(key, {})[int(h)] = (float(e), float(c), float(v))
         return out
+
+    def load_rejected(self, site_id: str, now: datetime) -> tuple[Series, tuple[str, ...]]:
+        """Rejected messages of the current and the previous hour (all the rule's window
+        reads), and the three fields most often at fault."""
+        assert self.store is not None
+        cur = hour_index(now)
+        p = {"s": site_id, "lo": datetime.fromtimestamp((cur - 1) * 3600, UTC)}
+        c = self.store.admin()
+        rows = c.query("SELECT intDiv(toUnixTimestamp(received_at), 3600) AS h, count() FROM footpath.rejected_messages "
+                       "WHERE site_id = {s:String} AND received_at >= {lo:DateTime('UTC')} GROUP BY h",
+                       parameters=p).result_rows
+        if not rows:
+            return {}, ()
+        top = c.query("SELECT if(field = '', '(message)', field) AS f, count() AS n FROM footpath.rejected_messages "
+                      "WHERE site_id = {s:String} AND received_at >= {lo:DateTime('UTC')} GROUP BY f "
+                      "ORDER BY n DESC, f LIMIT 3", parameters=p).result_rows
+        return {int(h): (float(n), 0.0, 0.0) for h, n in rows}, tuple(r[0] for r in top)
 
     def persist(self) -> None:
         changed = self.book.take_changed()

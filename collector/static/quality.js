@@ -59,6 +59,7 @@ function render(doc) {
     card('violation_rate', pct(t.violation_rate), 'violation rate', t.violation_rate > 0.05 ? 'bad' : ''),
     card('blocked', int(t.blocked), 'blocked (quarantined)'),
     card('quarantined', int(doc.quarantine.quarantined), 'waiting in quarantine'),
+    card('rejected', int(doc.rejected.total), 'rejected (refused as invalid)', doc.rejected.total > 0 ? 'bad' : ''),
     card('completeness', pct(c.estimated), `estimated completeness (tag dropped ${int(c.dropped)}, retried ${int(c.retried)})`),
   )
   const p = doc.plan
@@ -71,6 +72,15 @@ function render(doc) {
     ? el('table', {}, el('tbody', {}, doc.incidents.map((i) => el('tr', { 'data-incident': i.id },
         el('td', {}, el('span', { class: 'badge ' + i.state }, i.state)), el('td', {}, i.opened_at),
         el('td', {}, i.kind), el('td', {}, i.summary)))))
+    : el('div', { class: 'muted' }, 'none in this range'))
+  const rj = doc.rejected.fields
+  $('#rejected').replaceChildren(rj.length
+    ? el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'field'), el('th', {}, 'type'), el('th', { class: 'n' }, 'count'),
+        el('th', {}, 'latest reason'), el('th', {}, 'from'), el('th', {}, 'last'))),
+        el('tbody', {}, rj.map((f) => el('tr', { 'data-rejected': `${f.field}:${f.type}` },
+          el('td', {}, el('code', {}, f.field || '(message)')), el('td', {}, f.type || '–'),
+          el('td', { class: 'n', 'data-k': 'count' }, int(f.count)), el('td', { 'data-k': 'reason' }, f.reason),
+          el('td', {}, f.libraries.join(', ') || '–'), el('td', {}, f.last)))))
     : el('div', { class: 'muted' }, 'none in this range'))
   const rows = []
   for (const e of doc.events) {

@@ -19,6 +19,9 @@ What "older than the retention" means per table (the time each row expires by):
                                       event has expired the merge goes too (the canonical
                                       map is then re-synced by identity's periodic check)
   quality_violations_hourly           the hour (it keeps one example message per row)
+  rejected_messages                   the time it was received (a rejected message's own
+                                      timestamp may be what was wrong with it); also
+                                      rejected_keep_days for every site (apply_retention's caps)
 Aggregating tables fold partial rows before the TTL is evaluated in a merge, so a link
 still seen inside the window keeps its earlier first time."""
 
@@ -40,6 +43,7 @@ RETAINED: dict[str, str] = {
     "identity_merges": "toDateTime(first_seen)",
     "quarantine": "toDateTime(timestamp)",
     "quality_violations_hourly": "hour",
+    "rejected_messages": "toDateTime(received_at)",  # also capped for every site (caps)
 }
 
 # Tables with a site_id column that retention leaves alone, and why.
@@ -74,13 +78,18 @@ def _ttl_clause(client: Client, name: str) -> str:
     return create.split("\nTTL ", 1)[1].strip() if "\nTTL " in create else ""
 
 
-def ttl_rules(time_expr: str, retention_days: dict[str, int]) -> list[str]:
-    return [f"{time_expr} + toIntervalDay({int(d)}) DELETE WHERE site_id = '{sid}'"
-            for sid, d in sorted(retention_days.items()) if d > 0]
+def ttl_rules(time_expr: str, retention_days: dict[str, int], cap_days: int = 0) -> list[str]:
+    """The TTL rules: one per site with a retention, and one for every row at cap_days."""
+    rules = [f"{time_expr} + toIntervalDay({int(d)}) DELETE WHERE site_id = '{sid}'"
+             for sid, d in sorted(retention_days.items()) if d > 0]
+    return rules + ([f"{time_expr} + toIntervalDay({int(cap_days)}) DELETE"] if cap_days > 0 else [])
 
 
-def apply_retention(client: Client, retention_days: dict[str, int]) -> dict[str, str]:
-    """Set (or remove) the per-site TTL on every RETAINED table that exists; returns
+def apply_retention(client: Client, retention_days: dict[str, int],
+                    caps: dict[str, int] | None = None) -> dict[str, str]:
+    """Set (or remove) the per-site TTL on every RETAINED table that exists, plus, for the
+    tables named in caps, a limit in days for every site (service.py: rejected_messages at
+    rejected_keep_days); returns
     table -> the DDL run ('' where a TTL was removed or none was needed).  A table whose
     DDL fails is logged and skipped, so storage still comes up."""
     present = site_tables(client)
@@ -89,7 +98,7 @@ def apply_retention(client: Client, retention_days: dict[str, int]) -> dict[str,
         if table not in present:
             continue
         name = f"footpath.`{table}`"
-        rules = ttl_rules(expr, retention_days)
+        rules = ttl_rules(expr, retention_days, (caps or {}).get(table, 0))
         try:
             if rules:
                 before = _ttl_clause(client, name)

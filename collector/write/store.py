@@ -108,9 +108,11 @@ class Store:
     """Lazily connected clients.  Connection failures are reported, never fatal: the
     collector keeps accepting into its buffer while storage is down."""
 
-    def __init__(self, url: str, sql_limits: dict[str, Any], retention_days: dict[str, int] | None = None):
+    def __init__(self, url: str, sql_limits: dict[str, Any], retention_days: dict[str, int] | None = None,
+                 retention_caps: dict[str, int] | None = None):
         self.url = url
         self.retention_days = retention_days or {}
+        self.retention_caps = retention_caps or {}  # table -> days for every site (retention.CAPS)
         self.sql_limits = sql_limits
         self._lock = threading.Lock()
         self._writer: Client | None = None
@@ -129,7 +131,7 @@ class Store:
                 self._writer = connect(self.url)
             if not self.migrated:
                 apply_migrations(self._writer)
-                apply_retention(self._writer, self.retention_days)
+                apply_retention(self._writer, self.retention_days, self.retention_caps)
                 self.migrated = True
             return self._writer
 

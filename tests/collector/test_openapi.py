@@ -138,6 +138,9 @@ def rich_server(server_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     batch.append(order(99, total=-1))  # blocked by the plan: quarantined
     r = httpx.post(server.url + "/v1/batch", auth=(server.site.write_key, ""), json={"batch": batch}, timeout=30)
     assert r.status_code == 200 and not r.json()["rejected"], r.text
+    bad = {"batch": [{"type": "track", "userId": "u1", "event": "Order Completed", "properties": [1]}]}
+    assert httpx.post(server.url + "/v1/batch", auth=(server.site.write_key, ""), json=bad,
+                      timeout=30).json()["rejected"]  # kept in footpath.rejected_messages
     server.flush()
     wait_ready(server.url)
     return server
@@ -186,6 +189,7 @@ def _real_requests(server: Any) -> dict[tuple[str, str], dict[str, Any]]:
         ("/v1/quarantine", "get"): {"query": {"site": site}},
         ("/v1/quarantine/replay", "post"): {"body": {"site": site, "dry_run": True}},
         ("/v1/quality", "get"): {"query": {"site": site}},
+        ("/v1/rejected", "get"): {"query": {"site": site}},
         ("/v1/experiments", "get"): {},
         ("/v1/experiments/assign", "get"): {"query": {"experiment": EXPERIMENT["key"], "anonymous_id": "a1"}},
     }

@@ -151,6 +151,21 @@ def test_events_kept_whole_as_json_rows_are_erased_too(server, ch, sarah):
         ch.command(f"DROP TABLE footpath.{table}")
 
 
+def test_her_rejected_messages_are_erased_too(server, sarah):
+    phone = sarah["ids"][2]
+    bad = [{**msg("track", 150, user="sarah", event="Bad"), "properties": ["not", "an", "object"]},
+           {**msg("track", 151, anon=phone, event="Bad"), "context": {"seq": -1}},
+           {**msg("track", 152, user="olivia", event="Bad"), "properties": [1]}]
+    assert [r["index"] for r in post(server, bad)["rejected"]] == [0, 1, 2]
+    fresh(server)
+    left = "SELECT user_id, anonymous_id FROM footpath.rejected_messages WHERE site_id = {s:String} ORDER BY user_id"
+    assert len(server.sql(left, {"s": server.site.id})) == 3
+    r = api(server, "DELETE", server.site.id, "sarah")
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"]["other"]["rejected_messages"] == 2
+    assert server.sql(left, {"s": server.site.id}) == [["olivia", ""]]
+
+
 def test_footpath_erase_command(server, sarah, capsys, monkeypatch):
     monkeypatch.setenv("FOOTPATH_ADMIN_TOKEN", ADMIN)
     assert cli.main(["--url", server.url, "erase", server.site.id, "sarah"]) == 1  # dry run without --yes

@@ -119,3 +119,20 @@ def test_a_violation_spike_after_a_deploy():
     found = evaluate(visible(series, now), now)
     assert kinds(found) == [("violation_rate", OC)]
     assert 0.2 < found[0].details["rate"] < 0.4
+
+
+def test_messages_rejected_as_invalid_page_once_for_the_site():
+    h = hour_index(DEPLOY)  # DEPLOY is on the hour: the window is the previous hour
+    stored = {OC: {h - 1: (90.0, 0.0, 0.0)}}
+    # 1 rejected among 91 received: a lower bound well under 5 %, no page
+    assert evaluate(stored, DEPLOY, rejected={h - 1: (1.0, 0.0, 0.0)}) == []
+    (f,) = evaluate(stored, DEPLOY, rejected={h - 1: (30.0, 0.0, 0.0)}, rejected_fields=("properties",))
+    assert (f.kind, f.key, f.family) == ("rejected_rate", "*", "rejected")
+    assert (f.details["received"], f.details["rejected"]) == (120, 30)
+    assert f.details["lower_bound"] == pytest.approx(wilson_by_bisection(30, 120, 1.96), abs=1e-4)
+    assert f.summary.startswith("30 of 120 messages (25.0%) were rejected as invalid in the last hour; "
+                                "most often properties")
+    # rejections outside the window, or none stored beside them, count as they fall
+    assert evaluate(stored, DEPLOY, rejected={h - 3: (30.0, 0.0, 0.0)}) == []
+    (only,) = evaluate({}, DEPLOY, rejected={h - 1: (3.0, 0.0, 0.0)})
+    assert only.details["rate"] == 1.0

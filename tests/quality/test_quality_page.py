@@ -28,6 +28,9 @@ def test_quality_page_matches_the_api(server_factory, tmp_path, chromium):
     srv = server_factory({"tracking_plan": str(plan), "plan_mode": "block"})
     msgs = mixed_traffic(seed=11)
     assert srv.post("/v1/batch", {"batch": msgs}, key=srv.site.write_key).json()["accepted"] == len(msgs)
+    bad = [{"type": "track", "userId": "u", "event": "Order Completed", "properties": []}] * 2 + [
+        {"type": "page", "userId": "u", "context": {"seq": "first"}}]
+    assert len(srv.post("/v1/batch", {"batch": bad}, key=srv.site.write_key).json()["rejected"]) == 3
     srv.flush()
     api = httpx.get(srv.url + "/v1/quality", params={"site": srv.site.id},
                     headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60).json()
@@ -48,6 +51,12 @@ def test_quality_page_matches_the_api(server_factory, tmp_path, chromium):
     assert card("blocked") == fmt_int(t["blocked"])
     assert card("quarantined") == fmt_int(api["quarantine"]["quarantined"])
     assert card("completeness") == fmt_pct(api["completeness"]["estimated"])
+    assert api["rejected"]["total"] == 3 and card("rejected") == "3"
+    for f in api["rejected"]["fields"]:
+        row = page.locator(f"#rejected tr[data-rejected='{f['field']}:{f['type']}']")
+        assert row.locator("[data-k='count']").inner_text() == fmt_int(f["count"])
+        assert row.locator("[data-k='reason']").inner_text() == f["reason"]
+    assert page.locator("#rejected tbody tr").count() == 2
     assert page.locator("[data-k='plan-version']").inner_text() == f"version {api['plan']['version']}"
     assert page.locator("[data-k='plan-mode']").inner_text() == "block"
 

@@ -79,3 +79,19 @@ def test_tag_loss_figures_become_completeness(server_factory):
         time.sleep(0.3)
     assert doc["completeness"] == {"browser_events": 18, "dropped": 6, "retried": 3, "queued": 9,
                                    "estimated": round(18 / 24, 6)}
+
+
+def test_a_sender_breaking_its_messages_pages_the_webhook(server_factory, receiver):
+    # real traffic: 20 good messages and 20 the collector rejects (a library that started
+    # sending properties as a list); nothing of the bad ones reaches the events' series
+    srv = server_factory({"alert_webhook": receiver.url}, quality_interval_s=1)
+    good = [{"type": "track", "userId": f"u{i}", "event": "Order Completed"} for i in range(20)]
+    bad = [{**g, "properties": ["sku-1"]} for g in good]
+    r = srv.post("/v1/batch", {"batch": good + bad}, key=srv.site.write_key)
+    assert r.json()["accepted"] == 20 and len(r.json()["rejected"]) == 20
+    srv.flush()
+    (firing,) = receiver.wait(1)
+    assert (firing["state"], firing["kind"], firing["family"], firing["key"]) == (
+        "firing", "rejected_rate", "rejected", "*")
+    assert firing["summary"].startswith("20 of 40 messages (50.0%) were rejected as invalid in the last hour; "
+                                        "most often properties"), firing["summary"]

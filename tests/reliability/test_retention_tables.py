@@ -47,6 +47,8 @@ def _fill(ch, site: str, old: datetime, new: datetime) -> None:
     q = [[site, str(uuid.uuid4()), "track", "Bad", "server", ts, ts, 1, "planned", VIOLATION, "bad", "{}", "{}"]
          for ts in (old, new)]
     ch.insert("footpath.quarantine", q, column_names=QUARANTINE_COLS)
+    ch.insert("footpath.rejected_messages", [[site, ts, "properties", "bad", "a_old"] for ts in (old, new)],
+              column_names=["site_id", "received_at", "field", "reason", "anonymous_id"])
 
 
 def _counts(ch, table: str, site: str) -> tuple[int, int]:
@@ -78,7 +80,7 @@ def test_retention_expires_old_rows_of_that_site_in_every_table(engine):
         _fill(ch, site, old, new)
     tables = sorted(set(RETAINED) & site_tables(ch))
     assert {"events", "report_steps", "identity_links", "identity_merges", "quarantine",
-            "quality_violations_hourly"} <= set(tables)
+            "quality_violations_hourly", "rejected_messages"} <= set(tables)
     _optimize(ch, tables)
     before = {(t, s): _counts(ch, t, s) for t in tables for s in (short, keep)}
     for (t, s), (n_old, n_new) in before.items():
@@ -142,3 +144,29 @@ def test_old_parts_are_reevaluated_once_per_rule_change_not_every_start(engine):
     assert (n1 - n0, mutations() - n1) == (1, 0)
     apply_retention(ch, {site: 31})
     assert mutations() == n1 + 1
+
+
+def test_rejected_messages_are_capped_for_every_site_whatever_its_retention(engine):
+    """rejected_keep_days (the caps argument) expires old rejected messages of every site,
+    also one without a retention; other tables get no TTL from it."""
+    ch = engine
+    a, b = "c" + secrets.token_hex(5), "d" + secrets.token_hex(5)
+    now = datetime.now(UTC)
+    old, new = now - timedelta(days=DAYS + 3), now - timedelta(hours=1)
+    for site in (a, b):
+        _fill(ch, site, old, new)
+    try:
+        ddl = apply_retention(ch, {a: 0, b: 0}, {"rejected_messages": DAYS})
+        assert ddl["rejected_messages"].endswith(f"+ toIntervalDay({DAYS}) DELETE")
+        assert all(d == "" for t, d in ddl.items() if t != "rejected_messages")
+        deadline = time.monotonic() + 60
+        while True:
+            _optimize(ch, ["rejected_messages"])
+            got = [_counts(ch, "rejected_messages", s) for s in (a, b)]
+            if got == [(0, 1), (0, 1)] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert got == [(0, 1), (0, 1)]
+        assert _counts(ch, "events", a)[0] > 0  # untouched
+    finally:
+        apply_retention(ch, {})

@@ -90,6 +90,11 @@ def test_lone_surrogate_costs_only_its_own_message(server):
     assert r.status_code == 200
     assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["index"] == 0
     assert "surrogate" in r.json()["rejected"][0]["reason"]
+    # kept for its sender with the surrogate as the escape it came as (storage is UTF-8)
+    server.flush()
+    kept = server.sql("SELECT event, message FROM footpath.rejected_messages WHERE site_id = {s:String}",
+                      {"s": server.site.id})
+    assert kept == [["bad \\ud800", '{"type":"track","event":"bad \\ud800","anonymousId":"a"}']]
 
 
 def test_tens_of_thousands_of_keys_and_huge_bodies(server):
