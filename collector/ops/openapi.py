@@ -393,7 +393,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/batch": {**_ingest("Segment batch", {"type": "object", "required": ["batch"], "properties": {
             "batch": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
-            "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}}}),
+            "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"},
+            "context": {"type": "object", "description": "every message's context; a key a message sets wins"}}}),
             **_preflight("/v1/batch")},
         "/v1/sql": _sql_op(),
         "/openapi.json": {"get": {"summary": "this document", "responses": {"200": _ok({"type": "object"})}}},
@@ -419,11 +420,12 @@ def openapi_document() -> dict[str, Any]:
     for t in MESSAGE_TYPES:
         paths[f"/v1/{t}"] = {**_ingest(f"one {t} message", {"$ref": "#/components/schemas/Message"}),
                              **_preflight(f"/v1/{t}")}
-    # The names analytics.js posts to (collector/types.py): the same endpoints.
+    # The names Segment's libraries post to (collector/types.py): the same endpoints.
     for path, t in INGEST_PATHS.items():
         if path not in paths:
             same = f"/v1/{t}" if t else "/v1/batch"
-            paths[path] = {method: {**op, "summary": f"{op['summary']} (analytics.js's name for {same})"}
+            who = "analytics-java's" if path.startswith("/v1/import") else "analytics.js's"
+            paths[path] = {method: {**op, "summary": f"{op['summary']} ({who} name for {same})"}
                            for method, op in paths[same].items()}
     return {
         "openapi": "3.1.0",

@@ -77,6 +77,22 @@ def query_key(qs: bytes) -> str | None:
     return parse_qs(qs.decode("latin-1")).get("key", [None])[0] if b"key=" in qs else None
 
 
+def with_batch_context(messages: list[Any], shared: dict[str, Any]) -> list[Any]:
+    """A batch's own `context` (Segment's batch call; analytics-java sends its library
+    there) under each message's: a key the message sets wins.  A message whose context is
+    not an object is left as it is, for validation to reject by name."""
+    out = []
+    for m in messages:
+        if type(m) is dict:
+            c = m.get("context")
+            if c is None:
+                m = {**m, "context": shared}
+            elif type(c) is dict:
+                m = {**m, "context": {**shared, **c}}
+        out.append(m)
+    return out
+
+
 class Pending:
     """A request whose records are appended, waiting for the buffer's fsync before its
     answer (`fsync = always`): `Ingest.finish` or `Ingest.failed` then makes the answer."""
@@ -132,6 +148,13 @@ class Ingest:
             if not isinstance(messages, list):
                 return refused(400, "body must be {\"batch\": [...]}: field 'batch' missing or not an array",
                                cors_headers(origin))
+            shared = doc.get("context")
+            if shared is not None:
+                if not isinstance(shared, dict):
+                    return refused(400, "field 'context' of the batch must be a JSON object (it is every "
+                                        "message's context)", cors_headers(origin))
+                if shared:
+                    messages = with_batch_context(messages, shared)
         else:
             messages = [{**doc, "type": kind} if doc.get("type") in (None, kind) else doc]
         body_key = doc.get("writeKey")

@@ -160,12 +160,14 @@ def _real_requests(server: Any) -> dict[tuple[str, str], dict[str, Any]]:
            for t in ("track", "page", "screen", "identify", "group", "alias")},
         # analytics.js's names for the same endpoints
         ("/v1/b", "post"): {"body": {"batch": [{"type": "page", "anonymousId": "x"}]}},
+        **{(p, "post"): {"body": {"batch": [{"type": "page", "anonymousId": "x"}], "context": {"locale": "en"}}}
+           for p in ("/v1/import", "/v1/import/")},
         **{(f"/v1/{t[0]}", "post"): {"body": {"type": t, "anonymousId": "x", "userId": "y", "previousId": "z",
                                               "groupId": "g", "event": "E"}}
            for t in ("track", "page", "screen", "identify", "group")},
         ("/v1/a", "post"): {"body": {"type": "alias", "userId": "y", "previousId": "z"}},
         **{(f"/v1/{t}", "options"): {"headers": {"Origin": "https://shop.example"}, "expect": 204}
-           for t in ("b", "t", "p", "s", "i", "g", "a")},
+           for t in ("b", "t", "p", "s", "i", "g", "a", "import", "import/")},
         ("/v1/sites/{key}/config", "get"): {"path_parameters": {"key": server.site.public_key}},
         ("/v1/projects/{key}/settings", "get"): {"path_parameters": {"key": server.site.public_key}},
         ("/openapi.json", "get"): {}, ("/healthz", "get"): {}, ("/metrics", "get"): {},
