@@ -78,8 +78,8 @@ def query_key(qs: bytes) -> str | None:
 
 
 def with_batch_context(messages: list[Any], shared: dict[str, Any]) -> list[Any]:
-    """A batch's own `context` (Segment's batch call; analytics-java sends its library
-    there) under each message's: a key the message sets wins.  A message whose context is
+    """A batch's own `context` (Segment's batch call; its Java and Go libraries send their
+    library there) under each message's: a key the message sets wins.  A message whose context is
     not an object is left as it is, for validation to reject by name."""
     out = []
     for m in messages:
