@@ -13,7 +13,7 @@ MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 # Ingestion endpoints -> the message type they imply (None: a batch). analytics.js, Segment's
 # browser library, posts to the type's first letter (/v1/t, /v1/p, ...) and to /v1/b when it
 # batches; those names are the same endpoints, so it works with only its host changed.
-# Segment's Java library posts its batches to /v1/import/, its Ruby library to /v1/import.
+# Segment's Java library posts its batches to /v1/import/, its Ruby and .NET libraries to /v1/import.
 INGEST_PATHS: dict[str, str | None] = {
     "/v1/batch": None, "/v1/b": None, "/v1/import": None, "/v1/import/": None,
     **{f"/v1/{t}": t for t in MESSAGE_TYPES}, **{f"/v1/{t[0]}": t for t in MESSAGE_TYPES},

@@ -424,7 +424,7 @@ def openapi_document() -> dict[str, Any]:
     for path, t in INGEST_PATHS.items():
         if path not in paths:
             same = f"/v1/{t}" if t else "/v1/batch"
-            who = "analytics-java's and analytics-ruby's" if path.startswith("/v1/import") else "analytics.js's"
+            who = "the Java, Ruby and .NET libraries'" if path.startswith("/v1/import") else "analytics.js's"
             paths[path] = {method: {**op, "summary": f"{op['summary']} ({who} name for {same})"}
                            for method, op in paths[same].items()}
     return {
