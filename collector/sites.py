@@ -29,6 +29,9 @@ class Site:
     public_key: str
     write_key: str = ""
     origins: tuple[str, ...] = ()
+    # The public key also from apps: requests with neither Origin nor Referer (no browser sends
+    # a POST without Origin), e.g. Segment's mobile libraries; treated as browser messages.
+    app_access: bool = False
     consent_default: str = "pending"
     # Server sources (write key) that send no context.consent: the site vouches for them.
     server_consent_default: str = "granted"
@@ -91,6 +94,9 @@ SITE_FIELD_HELP: dict[str, str] = {
                   "from the site's origins.",
     "write_key": "Secret key of server-side sources (HTTP Basic user, or `writeKey` in the body); empty: none.",
     "origins": "Origins whose pages may use the public key, e.g. `[\"https://shop.example\"]`.",
+    "app_access": "Accept the public key from apps too: requests with neither Origin nor Referer (Segment's "
+                  "analytics-kotlin, analytics-swift, React Native). Treated as browser messages (consent_default, "
+                  "no alias, no context.ip); a request that names an Origin must still come from a listed one.",
     "consent_default": "granted, denied or pending: a browser message that states no consent.",
     "server_consent_default": "The same for server messages (write key): the site vouches for them.",
     "denied_mode": "anonymize (a row with no identifier) or drop: messages under denied or pending consent.",

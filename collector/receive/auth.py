@@ -109,7 +109,10 @@ def authenticate(ring: KeyRing, authorization: str | None, body_key: str | None,
     if principal.source == "browser":
         req_origin = request_origin(origin, referer)
         if req_origin is None:
-            raise AuthError(403, "browser key used without an Origin header")
+            if site.app_access and not origin and not referer:  # an app: no browser posts without Origin
+                return principal
+            raise AuthError(403, "browser key used without an Origin header (apps: set app_access = true "
+                                 "for the site)")
         if req_origin not in site.origins:
             raise AuthError(403, f"origin {req_origin} is not allowed for this site")
     return principal
