@@ -76,14 +76,21 @@ def add_commands(sub: Any, api: Api) -> None:
             print(f"warning: the plan file does not load, the last good version was used: {doc['plan_error']}")
         return 0
 
-    def quarantine_list(args: argparse.Namespace) -> int:
-        q = urlencode({"site": args.site, "limit": args.limit, "status": args.status})
-        status, doc = api(args, "GET", f"/v1/quarantine?{q}")
+    def get_doc(args: argparse.Namespace, path: str, params: dict[str, Any]) -> tuple[int | None, Any]:
+        """GET path from the collector: (None, the document) to show, or (the exit code,
+        ...) when the answer was an error (reported) or --json printed it."""
+        status, doc = api(args, "GET", f"{path}?{urlencode({k: v for k, v in params.items() if v is not None})}")
         if status != 200:
-            return _failed(status, doc)
+            return _failed(status, doc), doc
         if args.json:
             _print(doc)
-            return 0
+            return 0, doc
+        return None, doc
+
+    def quarantine_list(args: argparse.Namespace) -> int:
+        code, doc = get_doc(args, "/v1/quarantine", {"site": args.site, "limit": args.limit, "status": args.status})
+        if code is not None:
+            return code
         c = doc["counts"]
         print(f"site {doc['site']}: {c['quarantined']} quarantined, {c['replayed']} replayed")
         for r in doc["rows"]:
@@ -92,14 +99,9 @@ def add_commands(sub: Any, api: Api) -> None:
         return 0
 
     def quality(args: argparse.Namespace) -> int:
-        params = {"site": args.site, **({"from": args.start} if args.start else {}),
-                  **({"to": args.end} if args.end else {})}
-        status, doc = api(args, "GET", f"/v1/quality?{urlencode(params)}")
-        if status != 200:
-            return _failed(status, doc)
-        if args.json:
-            _print(doc)
-            return 0
+        code, doc = get_doc(args, "/v1/quality", {"site": args.site, "from": args.start, "to": args.end})
+        if code is not None:
+            return code
         t = doc["totals"]
         done = doc["completeness"]["estimated"]  # None: no browser events to estimate it from
         print(f"site {doc['site']} {doc['from']} .. {doc['to']}: {t['events']} events, violation rate "
@@ -118,14 +120,10 @@ def add_commands(sub: Any, api: Api) -> None:
         return 0
 
     def rejected_list(args: argparse.Namespace) -> int:
-        params = {"site": args.site, "limit": args.limit, **({"from": args.start} if args.start else {}),
-                  **({"to": args.end} if args.end else {}), **({"field": args.field} if args.field else {})}
-        status, doc = api(args, "GET", f"/v1/rejected?{urlencode(params)}")
-        if status != 200:
-            return _failed(status, doc)
-        if args.json:
-            _print(doc)
-            return 0
+        code, doc = get_doc(args, "/v1/rejected", {"site": args.site, "limit": args.limit, "from": args.start,
+                                                   "to": args.end, "field": args.field})
+        if code is not None:
+            return code
         for m in doc["messages"]:
             who = m["library"] or m["source"]
             print(f"{m['received_at']}  {m['field'] or '(message)'}: {m['reason']}  [{m['type'] or '-'} "

@@ -5,6 +5,7 @@ token and keeps it in the tab's sessionStorage)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ STATIC = Path(__file__).resolve().parents[1] / "static"
 
 
 def routes(h: Any) -> list[Route]:
-    async def report(request: Request) -> Response:
+    def site_and_range(request: Request) -> tuple[Any, datetime, datetime] | Response:
+        """The admin token checked, then `site`, `from` and `to` of the query string."""
         if not h.admin_ok(request):
             return fail(401, "admin bearer token required")
         qp = request.query_params
@@ -32,6 +34,13 @@ def routes(h: Any) -> list[Route]:
             start, end = parse_range(qp.get("from"), qp.get("to"))
         except ReportError as e:
             return fail(400, str(e))
+        return site, start, end
+
+    async def report(request: Request) -> Response:
+        asked = site_and_range(request)
+        if isinstance(asked, Response):
+            return asked
+        site, start, end = asked
         plan = REGISTRY.get(site.tracking_plan) if site.tracking_plan else None
         quality = getattr(h.c, "quality", None)
 
@@ -53,16 +62,14 @@ def routes(h: Any) -> list[Route]:
             return fail(503, f"storage unavailable: {type(e).__name__}: {str(e)[:200]}")
 
     async def rejected_list(request: Request) -> Response:
-        if not h.admin_ok(request):
-            return fail(401, "admin bearer token required")
+        asked = site_and_range(request)
+        if isinstance(asked, Response):
+            return asked
+        site, start, end = asked
         qp = request.query_params
-        site = site_of(h, qp.get("site"))
-        if isinstance(site, Response):
-            return site
         try:
-            start, end = parse_range(qp.get("from"), qp.get("to"))
             limit = _int(qp.get("limit"), "limit", 1, rejected.MAX_LIMIT, 100)
-        except (ReportError, ValueError) as e:
+        except ValueError as e:
             return fail(400, str(e))
         try:
             found = await _run(rejected.listing, h.c.store, site.id, start, end, qp.get("field"), limit)
