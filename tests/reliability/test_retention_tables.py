@@ -51,6 +51,17 @@ def _fill(ch, site: str, old: datetime, new: datetime) -> None:
               column_names=["site_id", "received_at", "field", "reason", "anonymous_id"])
 
 
+def _filled_sites(ch, *prefixes: str) -> tuple[list[str], datetime]:
+    """New sites, each with rows older than the retention (DAYS + 3 days) and newer (1 hour);
+    and the old rows' time."""
+    now = datetime.now(UTC)
+    old = now - timedelta(days=DAYS + 3)
+    sites = [p + secrets.token_hex(5) for p in prefixes]
+    for site in sites:
+        _fill(ch, site, old, now - timedelta(hours=1))
+    return sites, old
+
+
 def _counts(ch, table: str, site: str) -> tuple[int, int]:
     """(rows older than the retention, newer rows) by the table's own expiry time."""
     expr = RETAINED[table]
@@ -73,11 +84,7 @@ def test_every_site_table_is_retained_or_exempt(engine):
 
 def test_retention_expires_old_rows_of_that_site_in_every_table(engine):
     ch = engine
-    short, keep = "r" + secrets.token_hex(5), "k" + secrets.token_hex(5)
-    now = datetime.now(UTC)
-    old, new = now - timedelta(days=DAYS + 3), now - timedelta(hours=1)
-    for site in (short, keep):
-        _fill(ch, site, old, new)
+    (short, keep), old = _filled_sites(ch, "r", "k")
     tables = sorted(set(RETAINED) & site_tables(ch))
     assert {"events", "report_steps", "identity_links", "identity_merges", "quarantine",
             "quality_violations_hourly", "rejected_messages"} <= set(tables)
@@ -150,11 +157,7 @@ def test_rejected_messages_are_capped_for_every_site_whatever_its_retention(engi
     """rejected_keep_days (the caps argument) expires old rejected messages of every site,
     also one without a retention; other tables get no TTL from it."""
     ch = engine
-    a, b = "c" + secrets.token_hex(5), "d" + secrets.token_hex(5)
-    now = datetime.now(UTC)
-    old, new = now - timedelta(days=DAYS + 3), now - timedelta(hours=1)
-    for site in (a, b):
-        _fill(ch, site, old, new)
+    (a, b), _ = _filled_sites(ch, "c", "d")
     try:
         ddl = apply_retention(ch, {a: 0, b: 0}, {"rejected_messages": DAYS})
         assert ddl["rejected_messages"].endswith(f"+ toIntervalDay({DAYS}) DELETE")
