@@ -25,7 +25,13 @@ def _compile_list() -> tuple[re2._Regexp, list[re.Pattern[str]]]:
             fast.append(f"(?:{pattern})")
         except re2.error:  # a pattern RE2 cannot express stays on Python's engine
             slow.append(re.compile(pattern))
-    return re2.compile("|".join(fast)), slow
+    # RE2's default 8 MiB for the lazily built DFA is too little for ~1,500 alternatives:
+    # some user agents (okhttp/4.x) ran it out on every search, which fell back to the
+    # slower NFA and wrote "DFA out of memory" to stderr each time.  This is a cap, not an
+    # allocation: states are built as searches need them (peak RSS measured unchanged).
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    return re2.compile("|".join(fast), options), slow
 
 
 _LIST, _LIST_SLOW = _compile_list()

@@ -33,3 +33,11 @@ def test_generic_crawler_words_without_a_list_entry():
     assert is_bot_ua("AcmeResearchCrawler/0.1 (+https://acme.example/crawler)")
     assert is_bot_ua("python-requests/2.32.3")
     assert not is_bot_ua("")
+
+
+def test_the_list_searches_without_running_out_of_dfa_memory(capfd):
+    """RE2 logs to stderr (fd 2) and falls back to its slow engine each time a search runs
+    its DFA out of memory; with the default budget okhttp's user agent did on every search."""
+    for ua in ["okhttp/4.12.0", "okhttp/3.14.9", *BOT_UAS, *BROWSERS]:
+        is_bot_ua(ua)
+    assert "DFA out of memory" not in capfd.readouterr().err
