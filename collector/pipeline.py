@@ -22,7 +22,7 @@ import orjson
 
 from collector.buffer import layouts
 from collector.buffer.wal import table_record
-from collector.enrich import campaign, clientip, clock, consent
+from collector.enrich import app, campaign, clientip, clock, consent
 from collector.enrich.geo import GeoIP
 from collector.enrich.useragent import UAClassifier
 from collector.plans.step import step_plan
@@ -297,7 +297,14 @@ def step_campaign(rq: RequestContext, sv: Services, w: Work) -> None:
 
 
 def step_user_agent(rq: RequestContext, sv: Services, w: Work) -> None:
-    w.row.update(sv.ua.columns(w.row["user_agent"]))
+    row = w.row
+    kind = app.platform(w.raw.get("context"))
+    if kind is None:
+        row.update(sv.ua.columns(row["user_agent"]))
+    else:  # an app describes its device itself; its HTTP client's User-Agent says nothing of it
+        m = w.msg
+        assert m is not None
+        row.update(app.columns(kind, w.raw["context"], sv.ua.columns(m.user_agent or "")))
     return None
 
 

@@ -78,3 +78,32 @@ def test_an_app_is_a_browser_source_no_alias_no_ip_browser_consent(server_factor
     # the browser default (pending) applies, as to the tag: no identifiers kept
     assert srv.sql("SELECT anonymous_id, consent_analytics FROM footpath.events WHERE event = 'Pending' "
                    "AND site_id = {s:String}", {"s": srv.site.id}) == [["", "pending"]]
+
+
+def test_an_apps_device_and_os_come_from_its_context_not_its_http_client(server_factory):
+    """React Native posts with fetch (okhttp on Android, which the crawler list calls a bot)
+    and sends no context.userAgent; analytics-kotlin sends the runtime's Dalvik user agent,
+    which parses as a tablet.  Both describe the device in context, and that is what counts:
+    the Pixel 8's 1080 px at density 2.625 are 411 dp, a phone; the tablet's 1600 px at
+    density 2 are 800 dp."""
+    srv = server_factory({"app_access": True, "consent_default": "granted"})
+    anon = "app-" + uuid.uuid4().hex
+    rn_ctx = {"library": {"name": "analytics-react-native", "version": "2.20.3"},
+              "app": {"name": "Shop", "version": "5.2", "build": "52", "namespace": "com.example.shop"},
+              "device": {"type": "android", "model": "Pixel 8", "manufacturer": "Google", "name": "shiba"},
+              "os": {"name": "Android", "version": "14"},
+              "screen": {"width": 1080, "height": 2400, "density": 2.625}}
+    kotlin_tablet = {**rn_ctx, "library": {"name": "analytics-kotlin", "version": "1.19.1"},
+                     "device": {"type": "android", "model": "SM-X700"}, "os": {"name": "Android", "version": "13"},
+                     "screen": {"width": 2560, "height": 1600, "density": 2.0},
+                     "userAgent": "Dalvik/2.1.0 (Linux; U; Android 13; SM-X700 Build/TP1A.220624.014)"}
+    msgs = [{"type": "screen", "name": "Home", "anonymousId": anon, "context": rn_ctx},
+            {"type": "screen", "name": "Cart", "anonymousId": anon, "context": kotlin_tablet}]
+    r = httpx.post(srv.url + "/v1/b", json={"batch": msgs, "writeKey": srv.site.public_key}, timeout=30,
+                   headers={"User-Agent": "okhttp/4.12.0"})
+    assert r.json() == {"accepted": 2, "rejected": []}, r.text
+    srv.flush()
+    rows = srv.sql("SELECT name, browser, browser_version, os, os_version, device_type, toUInt8(is_bot) "
+                   "FROM footpath.events WHERE anonymous_id = {a:String} ORDER BY name", {"a": anon})
+    assert rows == [["Cart", "Shop", "5.2", "Android", "13", "tablet", 0],
+                    ["Home", "Shop", "5.2", "Android", "14", "mobile", 0]]
