@@ -210,7 +210,9 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
         number = f"indexOf({s.p.add(values, 'Array(String)')}, {s.dims[0] if s.dims else s.bd_expr})"
         bd = f", CAST(if(bitTest(m, 0), {number}, 0) AS UInt32) AS bd"
         s.where += f" AND (NOT bitTest(m, 0) OR {number} != 0)"
-    sql = f"SELECT {s.container} AS c, t, toUInt16(m) AS sm{bd} FROM {s.rows} WHERE {s.where}{stream_order(spec)}"
+    # CAST, not toUInt16: a mask of stored columns only (one step on type, name or path) is
+    # LowCardinality, which the client hands over as a list, not an array
+    sql = f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd} FROM {s.rows} WHERE {s.where}{stream_order(spec)}"
     return sql, s.p.values, values, resolver
 
 

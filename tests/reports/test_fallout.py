@@ -131,6 +131,9 @@ MODEL_CASES = [
     {"steps": [ADDED, ORDER], "container": "person", "breakdown": "properties.category"},
     {"steps": [ADDED, ORDER], "container": "person", "breakdown": "properties.price", "breakdown_limit": 2},
     {"steps": [{"type": "track", "event": "Order Completed", "properties": {"first": True}}], "container": "session"},
+    # one step on stored columns only: its mask is LowCardinality in the engine (was a 500)
+    {"steps": [PRODUCT], "container": "session"},
+    {"steps": [{"type": "track", "event": "Order Completed"}], "container": "person"},
     {"steps": [{"path": "/checkout"}, ORDER], "container": "session", "window_seconds": 120},
 ]
 
