@@ -75,6 +75,7 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
     if params is not None and not isinstance(params, dict):
         raise QueryError(400, "field 'params' must be an object")
     _one_statement(store, sql)
+    _no_outfile(store, sql)
     try:
         result = store.reader().query(sql, parameters=params or None)
         rows = [[jsonable(v) for v in row] for row in result.result_rows]
@@ -90,11 +91,39 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         msg = str(e)
         status = 403 if "READONLY" in msg or "readonly" in msg else 400
         reason = msg.split("Stack trace")[0].strip()[:2000]
-        if (missing := re.search(r"Substitution `([^`]+)` is not set", msg)):
+        if "SYNTAX_ERROR" in msg and _OWN_OUTPUT.search(sql):
+            # the client appends its own FORMAT, which a user's FORMAT (pasted from
+            # clickhouse-client) makes a syntax error that points past the user's text
+            reason = ('the statement sets its own output format (FORMAT): /v1/sql always answers JSON, '
+                      '{"columns": [...], "rows": [...]}; leave that clause out')
+        elif (missing := re.search(r"Substitution `([^`]+)` is not set", msg)):
             name = missing.group(1)
             reason += f' (give its value in "params": {{"{name}": ...}}, or as param_{name}=... in the URL)'
         raise QueryError(status, reason) from None
     return {"columns": list(result.column_names), "rows": rows}
+
+
+# a statement that ends in a clause choosing its own output
+_OWN_OUTPUT = re.compile(r"(?is)\bFORMAT\s+\w+\s*;?\s*$")
+
+
+def _no_outfile(store: Store, sql: str) -> None:
+    """Refuses INTO OUTFILE.  The engine runs in this process, so the clause that
+    clickhouse-client handles on the client's machine writes the file here, on the
+    collector's host, with its rights, and readonly = 1 does not stop it (measured: a file
+    landed in the working directory; with TRUNCATE it overwrites one).  The formatted text
+    decides, so the words in a comment do not count; in a string literal they are refused,
+    which costs nothing but a clear error."""
+    if "outfile" not in sql.lower():
+        return
+    try:
+        formatted = store.reader().query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
+    except ClickHouseError:
+        store.reset_reader()
+        return  # the engine's parser cannot read it, so it will not run either: the query reports why
+    if "INTO OUTFILE" in formatted.upper():
+        raise QueryError(403, "INTO OUTFILE would write a file on the collector's host; /v1/sql only reads and "
+                              "answers JSON: leave the clause out")
 
 
 def _one_statement(store: Store, sql: str) -> None:

@@ -104,3 +104,33 @@ def test_a_text_body_that_is_not_utf8_is_a_clear_400(server):
     r = httpx.post(server.url + "/v1/sql", content=b"SELECT '\xff'", timeout=30,
                    headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 400 and "UTF-8" in r.json()["error"]
+
+
+def test_a_format_clause_is_named_as_the_problem(server):
+    """A query pasted from clickhouse-client often ends in FORMAT: the engine's own error
+    pointed at a FORMAT Native the user never wrote."""
+    for text in ("SELECT 1 FORMAT TSV", "SELECT 1 AS x\nFORMAT JSONEachRow;\n"):
+        r = _raw(server, text)
+        assert r.status_code == 400, (text, r.text)
+        assert "FORMAT" in r.json()["error"] and "Native" not in r.json()["error"], r.text
+    # a column called format is not that clause
+    r = _sql(server, {"sql": "SELECT 1 AS format ORDER BY format DESC"})
+    assert r.json()["rows"] == [[1]], r.text
+    # other syntax errors keep the engine's words
+    assert "leave that clause out" not in _raw(server, "SELEC 1").json()["error"]
+
+
+def test_into_outfile_writes_nothing(server, tmp_path):
+    """The embedded engine runs INTO OUTFILE in the collector's process, readonly or not:
+    before this was refused, the file was written on the collector's host."""
+    target = tmp_path / "out.csv"
+    target.write_text("precious\n")
+    for text in (f"SELECT 1 INTO OUTFILE '{tmp_path / 'new.csv'}'",
+                 f"SELECT 1 INTO OUTFILE '{target}' TRUNCATE FORMAT CSV",
+                 f"select 1 into   outfile '{target}' append"):
+        r = _raw(server, text)
+        assert r.status_code == 403 and "INTO OUTFILE" in r.json()["error"], (text, r.text)
+    assert not (tmp_path / "new.csv").exists()
+    assert target.read_text() == "precious\n"
+    # the word in a comment is not the clause
+    assert _raw(server, "SELECT 5 -- no INTO OUTFILE here").json()["rows"] == [[5]]
