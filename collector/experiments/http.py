@@ -78,6 +78,9 @@ def routes(h: Any) -> list[Route]:
             principal = authenticate(h.c.keyring, request.headers.get("authorization"), None, qp.get("key"),
                                      request.headers.get("origin"), request.headers.get("referer"))
         except AuthError as e:
+            if not qp.get("key") and not request.headers.get("authorization"):  # ingestion's words name a body
+                return error(401, "no key: give the site's public key as ?key= (from an allowed Origin), or the "
+                                  "write key as HTTP Basic user", cors)
             return error(e.status, e.reason, cors)
         site = principal.site
         if qp.get("site") and qp["site"] != site.id:

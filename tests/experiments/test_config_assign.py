@@ -91,7 +91,8 @@ def test_assign_endpoint(exp_server_factory) -> None:
     assert r.headers["access-control-allow-origin"] == k.origin
     assert httpx.get(url, params={**q, "key": k.public_key}, headers={"Origin": "https://evil.example"}).status_code == 403
     assert httpx.get(url, params={**q, "key": k.public_key}).status_code == 403
-    assert httpx.get(url, params=q).status_code == 401
+    r = httpx.get(url, params=q)
+    assert r.status_code == 401 and "?key=" in r.json()["error"] and "body" not in r.json()["error"], r.text
     assert httpx.get(url, params={**q, "site": "other"}, auth=(k.write_key, "")).status_code == 403
     assert httpx.get(url, params={**q, "experiment": "nope"}, auth=(k.write_key, "")).status_code == 404
     assert httpx.get(url, params={"experiment": "checkout-button"}, auth=(k.write_key, "")).status_code == 400
