@@ -134,18 +134,23 @@ def _replace(settings: Settings, **kw: Any) -> Settings:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from collector.write.store import ClusterRender, apply_migrations, connect, render_all
 
+    overrides: dict[str, Any] = {"data_dir": args.data_dir}
+    if args.cluster is not None:
+        overrides["clickhouse_cluster"] = args.cluster
+    if args.print_sql:  # printing needs no storage, only the cluster's name
+        overrides["clickhouse_url"] = "http://print-only"
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except ConfigError as e:
+        return _fail(f"bad configuration: {e}")
+    cluster = ClusterRender(settings.clickhouse_cluster)
     if args.print_sql:
-        for name, statements in render_all(ClusterRender(args.cluster or "")):
+        for name, statements in render_all(cluster):
             print(f"-- {name}")
             for st in statements:
                 print(st.rstrip(";") + ";\n")
         return 0
-
-    try:
-        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
-    except ConfigError as e:
-        return _fail(f"bad configuration: {e}")
-    applied = apply_migrations(connect(settings.effective_clickhouse_url), ClusterRender(args.cluster or ""))
+    applied = apply_migrations(connect(settings.effective_clickhouse_url), cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
@@ -205,7 +210,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--public-port", type=int, default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
     m = sub.add_parser("migrate", help="apply ClickHouse migrations (the collector also does this at start)")
-    m.add_argument("--cluster", help="render for this ClickHouse cluster: ON CLUSTER, Replicated*, Distributed")
+    m.add_argument("--cluster", help="render for this ClickHouse cluster: ON CLUSTER, Replicated*, Distributed "
+                                     "(default: the clickhouse_cluster setting)")
     m.add_argument("--print", dest="print_sql", action="store_true", help="print the SQL instead of running it")
     m.set_defaults(func=cmd_migrate)
     q = sub.add_parser("sql", help="run read-only SQL through the running collector")

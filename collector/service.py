@@ -20,7 +20,7 @@ from collector.settings import Settings
 from collector.validate.dedup import RecentIds
 from collector.validate.limits import Limits
 from collector.validate.rejected import Keeper
-from collector.write.store import Store
+from collector.write.store import ClusterRender, Store
 from collector.write.writer import Writer
 from identity.service import IdentityService
 
@@ -52,7 +52,8 @@ class Collector:
         self.store = Store(settings.effective_clickhouse_url,
                            sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory),
                            {s.id: s.retention_days for s in settings.sites},
-                           {"rejected_messages": settings.rejected_keep_days})
+                           {"rejected_messages": settings.rejected_keep_days},
+                           ClusterRender(settings.clickhouse_cluster))
         self.writer: Writer | None = None
         if run_writer:
             self.writer = Writer(self.store, settings.buffer_dir, settings.flush_rows, settings.flush_ms,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -33,6 +34,10 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("clickhouse_url", "FOOTPATH_CLICKHOUSE_URL", "", str,
          "ClickHouse URL: chdb:///abs/path (embedded) or http://user:pass@host:8123/db. "
          "Empty means chdb://<data_dir>/clickhouse."),
+    Spec("clickhouse_cluster", "FOOTPATH_CLICKHOUSE_CLUSTER", "", str,
+         "ClickHouse cluster the schema is rendered for (ON CLUSTER, Replicated* engines, Distributed "
+         "tables), by `footpath migrate` and by the collector's own migrations at start. Empty: one "
+         "node. Needs an http(s) clickhouse_url; docs/deployment.md says what a cluster runs today."),
     Spec("admin_token", "FOOTPATH_ADMIN_TOKEN", "", str,
          "Bearer token for /v1/sql, reports and person APIs. Empty: `serve` generates one and prints it."),
     Spec("config", "FOOTPATH_CONFIG", "", str, "Path of the TOML config file with [[site]] tables."),
@@ -99,6 +104,7 @@ _SPECS = {s.name: s for s in REGISTRY}
 class Settings:
     data_dir: str = "./data"
     clickhouse_url: str = ""
+    clickhouse_cluster: str = ""
     admin_token: str = ""
     config: str = ""
     geoip_city_db: str = ""
@@ -182,6 +188,13 @@ def _validate(s: Settings) -> None:
     url = s.effective_clickhouse_url
     if not url.startswith(("chdb://", "http://", "https://")):
         raise ConfigError(f"setting 'clickhouse_url' must start with chdb://, http:// or https://, got {url!r}")
+    if s.clickhouse_cluster:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s.clickhouse_cluster):
+            raise ConfigError(f"setting 'clickhouse_cluster' must be a cluster name (letters, digits, _), "
+                              f"got {s.clickhouse_cluster!r}")
+        if url.startswith("chdb://"):
+            raise ConfigError("setting 'clickhouse_cluster' needs a ClickHouse server (clickhouse_url = "
+                              "http://...): the embedded engine is one node")
     try:
         s.proxy_networks  # noqa: B018 - parse once to fail at start, not per request
     except ValueError as e:

@@ -109,8 +109,9 @@ class Store:
     collector keeps accepting into its buffer while storage is down."""
 
     def __init__(self, url: str, sql_limits: dict[str, Any], retention_days: dict[str, int] | None = None,
-                 retention_caps: dict[str, int] | None = None):
+                 retention_caps: dict[str, int] | None = None, cluster: ClusterRender | None = None):
         self.url = url
+        self.cluster = cluster or ClusterRender()  # how the migrations at first connection render
         self.retention_days = retention_days or {}
         self.retention_caps = retention_caps or {}  # table -> days for every site (retention.CAPS)
         self.sql_limits = sql_limits
@@ -130,7 +131,7 @@ class Store:
             if self._writer is None:
                 self._writer = connect(self.url)
             if not self.migrated:
-                apply_migrations(self._writer)
+                apply_migrations(self._writer, self.cluster)
                 apply_retention(self._writer, self.retention_days, self.retention_caps)
                 self.migrated = True
             return self._writer

@@ -40,3 +40,46 @@ def test_migrations_are_recorded_and_applied_once(ch):
     assert apply_migrations(ch) == []  # a second run applies nothing
     names = {r[0] for r in ch.query("SELECT name FROM footpath.schema_migrations FINAL").result_rows}
     assert {p.name for p in migration_files()} <= names
+
+
+def test_the_cluster_setting_renders_what_migrate_prints(monkeypatch, capsys):
+    from collector.cli import main
+
+    monkeypatch.setenv("FOOTPATH_CLICKHOUSE_CLUSTER", "prod")
+    assert main(["migrate", "--print"]) == 0
+    out = capsys.readouterr().out
+    assert "CREATE TABLE IF NOT EXISTS footpath.events ON CLUSTER prod" in out
+    assert "ENGINE = ReplicatedMergeTree" in out and "Distributed(prod, footpath, events" in out
+    assert main(["migrate", "--print", "--cluster", "eu"]) == 0  # the flag wins over the setting
+    out = capsys.readouterr().out
+    assert "ON CLUSTER eu" in out and "ON CLUSTER prod" not in out
+
+
+def test_the_collectors_own_migrations_render_for_the_cluster_setting(engine_dir):
+    """The writer migrates at its first connection; with clickhouse_cluster set it must
+    render as `footpath migrate` does, or an upgrade's new table would be created on one
+    node, unreplicated.  The embedded engine has no cluster, so the rendered DDL fails
+    there, naming it: proof that the collector sent the cluster's statements."""
+    import pytest
+
+    from collector.query.sql import sql_limits
+    from collector.write.store import Store
+
+    store = Store("chdb://" + str(engine_dir), sql_limits(20, 100, 1 << 30), cluster=ClusterRender("prod"))
+    with pytest.raises(Exception, match="prod") as e:  # noqa: PT011 - the engine's own error type
+        store.writer()
+    assert "cluster" in str(e.value).lower()
+    assert not store.migrated
+
+
+def test_a_cluster_needs_a_server_and_a_plain_name(tmp_path):
+    import pytest
+
+    from collector.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="needs a ClickHouse server"):
+        load_settings(None, env={"FOOTPATH_CLICKHOUSE_CLUSTER": "prod"})
+    with pytest.raises(ConfigError, match="must be a cluster name"):
+        load_settings(None, env={"FOOTPATH_CLICKHOUSE_CLUSTER": "prod; DROP", "FOOTPATH_CLICKHOUSE_URL": "http://ch:8123"})
+    s = load_settings(None, env={"FOOTPATH_CLICKHOUSE_CLUSTER": "prod", "FOOTPATH_CLICKHOUSE_URL": "http://ch:8123"})
+    assert s.clickhouse_cluster == "prod"
