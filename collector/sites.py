@@ -99,7 +99,9 @@ SITE_FIELD_HELP: dict[str, str] = {
                   "no alias, no context.ip); a request that names an Origin must still come from a listed one.",
     "consent_default": "granted, denied or pending: a browser message that states no consent.",
     "server_consent_default": "The same for server messages (write key): the site vouches for them.",
-    "denied_mode": "anonymize (a row with no identifier) or drop: messages under denied or pending consent.",
+    "denied_mode": "anonymize (a row with no identifier: no ids, IP, full user agent, traits, city; of context only "
+                   "the library, app, OS name and device type, maker and model) or drop: messages under denied or "
+                   "pending consent.",
     "consent_category": "The category of Segment's `context.consent.categoryPreferences` that means analytics "
                         "consent (case-insensitive; e.g. OneTrust's `C0002`).",
     "gpc": "Honour Global Privacy Control (Sec-GPC, navigator.globalPrivacyControl) as denied.",

@@ -130,3 +130,33 @@ def test_segment_consent_categories(server_factory):
     other.flush()
     assert dict(other.sql("SELECT message_id, consent_analytics FROM footpath.events WHERE site_id = {s:String}",
                           {"s": other.site.id})) == {"d1": "granted", "d2": "denied"}
+
+
+def test_an_anonymised_row_keeps_no_identifier_in_its_context(server_factory):
+    """Apps describe the device in context with its identifiers (analytics-kotlin: device.id,
+    advertisingId; React Native: context.traits, instanceId), and senders add their own keys.
+    Under denied or pending consent only the software and the device class stay; granted
+    rows keep the context whole."""
+    server = server_factory({"consent_default": "granted"})
+    ctx = {"library": {"name": "analytics-react-native", "version": "2.20.3"},
+           "app": {"name": "Shop", "version": "5.2", "build": "52", "namespace": "com.example.shop"},
+           "device": {"type": "android", "manufacturer": "Google", "model": "Pixel 8", "name": "shiba",
+                      "id": "dev-4711", "advertisingId": "ad-0815", "adTrackingEnabled": True, "token": "push-1"},
+           "os": {"name": "Android", "version": "14"}, "screen": {"width": 1080, "height": 2400, "density": 2.625},
+           "timezone": "Europe/Berlin", "network": {"wifi": True}, "instanceId": "inst-9",
+           "traits": {"email": "ada@example.com"}, "location": {"latitude": 52.5, "longitude": 13.4},
+           "referrer": {"id": "ref-1", "type": "link"}, "customerNumber": "C-77"}
+    msgs = [{"type": "track", "event": "E", "messageId": f"k{i}", "anonymousId": "a1",
+             "context": {**ctx, "consent": {"analytics": state}}}
+            for i, state in enumerate(("granted", "denied", "pending"))]
+    msgs.append({"type": "track", "event": "E", "messageId": "k3", "anonymousId": "a1",
+                 "context": {"consent": {"analytics": "denied"}, "device": "not an object", "traits": {"x": 1}}})
+    assert server.post("/v1/batch", {"batch": msgs}, key=server.site.write_key).json()["accepted"] == 4
+    server.flush()
+    stored = {m: orjson.loads(c) for m, c in server.sql(
+        "SELECT message_id, context FROM footpath.events WHERE site_id = {s:String}", {"s": server.site.id})}
+    assert stored["k0"] == ctx  # granted: as sent (consent is a column)
+    anonymous = {"library": ctx["library"], "app": ctx["app"], "os": {"name": "Android"},
+                 "device": {"type": "android", "manufacturer": "Google", "model": "Pixel 8"}}
+    assert stored["k1"] == anonymous and stored["k2"] == anonymous
+    assert stored["k3"] == {}
