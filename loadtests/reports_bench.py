@@ -34,7 +34,7 @@ from collector.write.store import MIGRATIONS_DIR, Store, apply_migrations, conne
 SITE = "bench"
 REPORT_TABLES = ("report_steps",)
 REPORT_MIGRATIONS = ("0024_report_steps.sql", "0025_report_steps_mv.sql", "0045_report_steps_identity_key.sql",
-                     "0046_report_steps_t_uncompressed.sql")
+                     "0046_report_steps_t_uncompressed.sql", "0051_report_steps_sessionless.sql")
 PAGES = ["/", "/search", "/category/yoga", "/category/run", "/category/swim", "/about", "/blog", "/blog/a",
          "/blog/b", "/product/1", "/product/2", "/product/3", "/product/4", "/product/5", "/product/6",
          "/product/7", "/product/8", "/cart", "/checkout", "/thanks", "/account", "/login", "/help", "/contact"]

@@ -5,8 +5,9 @@ device, the anonymous id (else the user id): more than VISIT_GAP_MS after the de
 previous such view starts a new one, as GA and Plausible count. Other events without a
 session id are in no visit and start none (a server-side purchase is not a visit).
 
-The reports' session container is defined in docs/reports.md (the anonymous id stands in
-for a missing session id there; its views keep both sources identical)."""
+The reports' session container (docs/reports.md, collector/reports/visits.py) cuts the same
+devices' session-less events at the same gap, but counts any event as activity, since every
+event must belong to some session there; here visits are touchpoints, so views only."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports import funnel, persons
+from collector.reports import funnel, persons, visits
 from collector.reports.sources import (
     INTERNAL_EVENTS,
     SEP_CHAR,
@@ -164,16 +164,20 @@ class Source:
         if spec.mode == "strict":
             internal = " OR ".join(f"key LIKE {p.add(f'track{SEP_CHAR}{e}{SEP_CHAR}%', 'String')}"
                                    for e in INTERNAL_EVENTS)
-            where.append(f"({mask} > 0 OR NOT ({internal}))")
+            self.selection = f"({mask} > 0 OR NOT ({internal}))"
+            self.chosen = f"(m > 0 OR NOT ({internal}))"  # the same, on the alias
         else:
-            where.append(f"{mask} > 0")
+            self.selection, self.chosen = f"{mask} > 0", "m > 0"
+        after = []
         if spec.segment is not None:
-            where.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
+            after.append(segment_condition(spec.segment, spec.site, variant, spec.include_bots, p, client))
         if resolved:
-            where.append("identity_key != 0")  # a row with no user or anonymous id has no person
+            after.append("identity_key != 0")  # a row with no user or anonymous id has no person
         elif person or spec.segment is not None:
-            where.append("person_key != 0")  # last: persons are resolved only for the rows left
-        self.where = " AND ".join(where)
+            after.append("person_key != 0")  # last: persons are resolved only for the rows left
+        # the rows a session's visits are cut by (visits.py): all but the step test
+        self.activity = " AND ".join(where + after)
+        self.where = " AND ".join([*where, self.selection, *after])
         self.container = "identity_key" if resolved else "person_key" if person else "ck"
 
 
@@ -212,7 +216,12 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
         s.where += f" AND (NOT bitTest(m, 0) OR {number} != 0)"
     # CAST, not toUInt16: a mask of stored columns only (one step on type, name or path) is
     # LowCardinality, which the client hands over as a list, not an array
-    sql = f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd} FROM {s.rows} WHERE {s.where}{stream_order(spec)}"
+    where, split = s.where, ""
+    if spec.container == "session":  # session-less rows come with the activity that bounds their visits
+        where = f"{s.activity} AND ({s.selection} OR sessionless)"
+        split = f", {visits.split_column(s.chosen)} AS sx"
+    sql = (f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd}{split} FROM {s.rows} WHERE {where}"
+           f"{stream_order(spec)}")
     return sql, s.p.values, values, resolver
 
 
@@ -329,6 +338,8 @@ def _median(x: np.ndarray) -> float:
 def build(spec: FalloutSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
     """One query: rows (breakdown value or '' , is_total, entered_1..n, medians_1..n-1)."""
     s = Source(spec, variant, client)
+    if spec.container == "session":  # session-less rows: one container per visit (visits.py)
+        s.rows = visits.split_rows(s.rows, s.activity)
     p = s.p
     n = len(spec.steps)
     bd = spec.breakdown

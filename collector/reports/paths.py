@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.reports import labels, pathwalk, persons
+from collector.reports import labels, pathwalk, persons, visits
 from collector.reports.sources import (
     KIND,
     Params,
@@ -75,7 +75,10 @@ class Source:
         if not spec.include_internal:
             visible += " AND NOT bitTest(flags, 2)"
         self.in_range = range_condition(p, ms(spec.start), ms(spec.end), variant)
-        self.where = [f"site_id = {site}", self.in_range, f"(({self.anchor}) OR ({visible}))"]
+        # the rows a path shows or is anchored by; the other conditions are the rows a
+        # session's visits are cut by (visits.py)
+        self.selection = f"(({self.anchor}) OR ({visible}))"
+        self.where = [f"site_id = {site}", self.in_range, self.selection]
         if not spec.include_bots:
             self.where.append("NOT bitTest(flags, 3)")
         if spec.segment is not None:
@@ -115,6 +118,10 @@ class Source:
             self.where.append("person_key != 0")  # last: persons are resolved only for the rows left
         return " AND ".join(self.where)
 
+    def activity(self) -> str:
+        """The conditions but the selection (after finish)."""
+        return " AND ".join(w for w in self.where if w is not self.selection)
+
 
 def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None]:
     """The views' rows for reduce(), by container and time (persons grouped and, where the
@@ -124,9 +131,12 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
     resolver = persons.for_report(spec, client)
     s = Source(spec, "mv", client, resolved=resolver is not None)
     label, names = s.ranked(client)
-    where = s.finish()
-    sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl "
-           f"FROM {s.rows} WHERE {where}{stream_order(spec)}")
+    where, split = s.finish(), ""
+    if spec.container == "session":  # session-less rows come with the activity that bounds their visits
+        where = f"{s.activity()} AND ({s.selection} OR sessionless)"
+        split = f", {visits.split_column(s.selection)} AS sx"
+    sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl"
+           f"{split} FROM {s.rows} WHERE {where}{stream_order(spec)}")
     return sql, s.p.values, names, resolver
 
 
@@ -142,6 +152,8 @@ def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, An
     end_marker = p.add(ENTRY if spec.backward else EXIT, "String")
     other = p.add(OTHER, "String")
     where = s.finish()
+    if spec.container == "session":  # session-less rows: one container per visit (visits.py)
+        rows = visits.split_rows(rows, s.activity())
     step = f"(t, {label}, toUInt8(flags + 16 * ({anchor})))"
     if spec.anchor is None and not spec.collapse_repeats:
         # From the entry, no merging: the labels of the first depth+1 steps, in (time, label)

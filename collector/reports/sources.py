@@ -177,7 +177,7 @@ def has_person_view(client: Any) -> bool:
 
 # -- event rows ------------------------------------------------------------------------------
 RAW_COLUMNS = ("site_id", "timestamp", "seq", "is_bot", "properties", "anonymous_id", "user_id")
-MV_COLUMNS = "site_id, ck, t, flags, key, label, properties"
+MV_COLUMNS = "site_id, ck, t, flags, key, label, properties, sessionless"
 
 
 def event_rows(variant: str, person: bool, client: Any, dims: tuple[str, ...] = (), prewhere: str = "",
@@ -206,7 +206,7 @@ def event_rows(variant: str, person: bool, client: Any, dims: tuple[str, ...] = 
     table = "footpath.events_person" if person else f"footpath.events{pw}"
     cols = ", ".join(dict.fromkeys(RAW_COLUMNS + dims))
     return (f"(SELECT {cols}, {CK_EXPR} AS ck, {T_EXPR} AS t, {FLAGS_EXPR} AS flags, {KEY_EXPR} AS key, "
-            f"{LABEL_EXPR} AS label{extra} FROM {table} WHERE {ROWS_WHERE})")
+            f"{LABEL_EXPR} AS label, session_id = '' AS sessionless{extra} FROM {table} WHERE {ROWS_WHERE})")
 
 
 def range_condition(p: Params, start_ms: int | None, end_ms: int | None, variant: str = "raw") -> str:

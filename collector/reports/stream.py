@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from collector.reports import regroup, ties
+from collector.reports import regroup, ties, visits
 
 # walk(columns, final) -> the first row it did not walk: the start of a container that may
 # go on in the next block (none is left over when final is set)
@@ -119,8 +119,8 @@ def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any
     """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes."""
     if spec.container == "person":
         walk_persons(blocks, dtypes, walk, max_bytes, resolve=resolve)
-    else:
-        walk_blocks(blocks, dtypes, walk)
+    else:  # a session stream ends in the split column: its session-less rows are cut into visits
+        walk_blocks(visits.split_blocks(blocks, dtypes), dtypes, walk)
 
 
 class TooLarge(Exception):

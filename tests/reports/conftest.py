@@ -175,6 +175,21 @@ def tied_steps_case(site: str, t0: int) -> list[Ev]:
     return s.events
 
 
+def visits_case(site: str, t0: int) -> list[Ev]:
+    """A device without session ids (analytics.js): its visits are cut at gaps of more than
+    30 minutes between any two of its events, and a device with session ids is never cut."""
+    js = Session(site, "v1", t0, session_id="")
+    js.page("/", 0)
+    js.track("Product Added", 20 * MIN)  # an event between two page views keeps the visit going
+    js.page("/product/1", 20 * MIN)
+    js.page("/", 30 * MIN)  # exactly 30 minutes: the same visit
+    js.page("/cart", 30 * MIN + 1)  # 30 minutes and a millisecond: a new visit
+    tagged = Session(site, "v3", t0)
+    tagged.page("/", 0)
+    tagged.page("/search", 2 * HOUR)  # the tag's session id: one session, whatever the gap
+    return js.events + tagged.events
+
+
 def persons_case(site: str, t0: int) -> list[Ev]:
     phone = Session(site, "sarah-phone", t0)
     phone.page("/product/1", 0)
@@ -216,7 +231,7 @@ def busy_other_site(site: str, t0: int, rng: random.Random) -> list[Ev]:
 
 
 DATASETS = ("main", "other", "window", "strict", "repeat", "ties", "tied_steps", "persons", "segment", "erase",
-            "unlabelled")
+            "unlabelled", "visits")
 
 
 @pytest.fixture(scope="session")
@@ -239,6 +254,7 @@ def reports_env(tmp_path_factory: pytest.TempPathFactory, engine_dir: Path, ch: 
         "segment": segment_case(sites["segment"], base),
         "erase": persons_case(sites["erase"], base + HOUR),
         "unlabelled": unlabelled_case(sites["unlabelled"], base + HOUR),
+        "visits": visits_case(sites["visits"], base + HOUR),
     }
     try:
         for name, evs in events.items():

@@ -81,7 +81,11 @@ def random_shoppers(site: str, rng: random.Random, start: int, n_people: int) ->
         for d, dev in enumerate(devices):
             for _s in range(rng.choice((1, 1, 2, 3))):
                 s = Session(site, dev, t, utm=rng.choice(("", "google", "newsletter", "ads")),
-                            bot=rng.random() < 0.05, locale=rng.choice(("en-US", "de-DE")))
+                            bot=rng.random() < 0.05, locale=rng.choice(("en-US", "de-DE")),
+                            # every fourth person browses like analytics.js: no session ids, the
+                            # reports cut its visits at 30-minute gaps (chosen without the rng,
+                            # so the rest of the data stays as it was)
+                            session_id="" if p % 4 == 3 else None)
                 page = rng.choice(("/", "/", "/search", "/category/yoga", "/product/1"))
                 for _i in range(rng.randrange(1, 9)):
                     ev = s.page(page, rng.randrange(1000, 400_000))

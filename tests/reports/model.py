@@ -154,6 +154,28 @@ def grouped(events: list[Ev], req: dict[str, Any], ident: Identity) -> dict[Any,
         if key == "":
             continue
         out[key].append(e)
+    if req["container"] == "session":
+        out = split_visits(out)
+    return out
+
+
+VISIT_GAP_MS = 30 * 60 * 1000
+
+
+def split_visits(containers: dict[Any, list[Ev]]) -> dict[Any, list[Ev]]:
+    """A device's events without a session id, cut into visits: a new one wherever more than
+    30 minutes pass between one event it reads and the next (whatever the report's steps)."""
+    out: dict[Any, list[Ev]] = {}
+    for key, evs in containers.items():
+        if key[0] != "":  # a session id: the tag's session as it is
+            out[key] = evs
+            continue
+        visit = 0
+        ordered = sorted(evs, key=lambda e: e.ts)
+        for i, e in enumerate(ordered):
+            if i and e.ts - ordered[i - 1].ts > VISIT_GAP_MS:
+                visit += 1
+            out.setdefault((key, visit), []).append(e)
     return out
 
 

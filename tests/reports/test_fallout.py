@@ -163,16 +163,27 @@ def test_raw_only_breakdown_falls_back_to_the_raw_table(reports_env: Env) -> Non
 
 def test_levels_agree_with_clickhouse_window_funnel(reports_env: Env, ch: Any) -> None:
     """Eventual mode is windowFunnel(window, 'strict_once') on plain event times: count the
-    containers ClickHouse puts at each level straight from footpath.events."""
+    containers ClickHouse puts at each level straight from footpath.events.  A device's
+    events without a session id are its visits: here each event's visit is the number of
+    visit starts (its device's first event, and each after a gap of more than 30 minutes)
+    at or before it, a different computation from the reports' running sum."""
     env = reports_env
     site = env.sites["main"]
+    read = "site_id = {s:String} AND NOT is_bot AND type IN ('page', 'track', 'screen')"
     rows = ch.query(
-        "SELECT level, count() FROM (SELECT session_id, anonymous_id, windowFunnel(3600000, 'strict_once')("
+        "SELECT level, count() FROM (SELECT session_id, anonymous_id, v, windowFunnel(3600000, 'strict_once')("
         "toUInt64(toUnixTimestamp64Milli(timestamp)), type = 'page' AND path LIKE '/product/%', "
         "type = 'track' AND event = 'Product Added', type = 'track' AND event = 'Checkout Started', "
-        "type = 'track' AND event = 'Order Completed') AS level FROM footpath.events "
-        "WHERE site_id = {s:String} AND NOT is_bot AND type IN ('page', 'track', 'screen') "
-        "GROUP BY session_id, anonymous_id) WHERE level > 0 GROUP BY level",
+        "type = 'track' AND event = 'Order Completed') AS level FROM ("
+        "SELECT e.session_id AS session_id, e.anonymous_id AS anonymous_id, e.timestamp AS timestamp, e.type AS type, "
+        "e.path AS path, e.event AS event, "
+        "if(e.session_id = '', arrayCount(x -> x <= toUnixTimestamp64Milli(e.timestamp), d.starts), 0) AS v "
+        f"FROM (SELECT * FROM footpath.events WHERE {read}) AS e LEFT JOIN ("
+        "SELECT anonymous_id, arrayFilter((x, i) -> i = 1 OR x - ts[i - 1] > 1800000, "
+        "arraySort(groupArray(toUnixTimestamp64Milli(timestamp))) AS ts, arrayEnumerate(ts)) AS starts "
+        f"FROM footpath.events WHERE {read} AND session_id = '' GROUP BY anonymous_id) AS d "
+        "ON e.anonymous_id = d.anonymous_id) "
+        "GROUP BY session_id, anonymous_id, v) WHERE level > 0 GROUP BY level",
         parameters={"s": site}).result_rows
     by_level = dict(rows)
     doc = both(env, "main", {"steps": [PRODUCT, ADDED, CHECKOUT, ORDER], "window_seconds": 3600,
@@ -187,3 +198,11 @@ def test_one_site_never_reads_another(reports_env: Env) -> None:
         doc = both(env, name, req)
         assert strip(doc["steps"]) == model.fallout(env.events[name], env.model_request(name, req))["steps"]
     assert entered(both(env, "window", req)) == [4, 3]  # default window: 30 days
+
+
+def test_a_device_without_session_ids_converts_only_within_a_visit(reports_env: Env) -> None:
+    """v1 (no session ids) views / in one visit and /cart in the next (more than 30 minutes
+    later): as sessions it enters and falls out; as a person it converts."""
+    body = {"steps": [{"type": "page", "path": "/"}, {"type": "page", "path": "/cart"}], "window_seconds": 86400}
+    assert entered(both(reports_env, "visits", {**body, "container": "session"})) == [2, 0]
+    assert entered(both(reports_env, "visits", {**body, "container": "person"})) == [2, 1]

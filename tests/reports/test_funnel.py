@@ -110,8 +110,11 @@ def reference(rows: list[tuple[int, int, int, str]], s: FalloutSpec) -> list[lis
     return out
 
 
-def blocks(rows: list[tuple[int, int, int, str]], cuts: list[int], breakdown: bool) -> list[list[Any]]:
-    """The rows as the engine's column blocks (array.array, as clickhouse-connect gives them)."""
+def blocks(rows: list[tuple[int, int, int, str]], cuts: list[int], breakdown: bool,
+           split: bool = True) -> list[list[Any]]:
+    """The rows as the engine's column blocks (array.array, as clickhouse-connect gives them);
+    a session stream's end in the split column (visits.py: 0, every row has a session id),
+    a person stream's do not."""
     out = []
     for a, b in itertools.pairwise([0, *cuts, len(rows)]):
         part = rows[a:b]
@@ -119,6 +122,8 @@ def blocks(rows: list[tuple[int, int, int, str]], cuts: list[int], breakdown: bo
                            array.array("H", [r[2] for r in part])]
         if breakdown:  # the value's number in VALUES (from 1) on step-1 rows, as stream() asks for
             cols.append(array.array("I", [VALUES.index(r[3]) + 1 if r[2] & 1 else 0 for r in part]))
+        if split:
+            cols.append(array.array("B", bytes(len(part))))
         out.append(cols)
     return out
 
@@ -160,7 +165,7 @@ def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(n: i
             arrived = as_runs(rows, rng)
             assert arrived != rows  # persons with several runs are exercised
             cuts = sorted(rng.sample(range(len(arrived) + 1), rng.randint(0, 30)))
-            assert fallout.reduce(s, blocks(arrived, cuts, bool(breakdown)), VALUES) == expect
+            assert fallout.reduce(s, blocks(arrived, cuts, bool(breakdown), split=False), VALUES) == expect
 
 
 def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> None:
@@ -170,10 +175,10 @@ def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> Non
     rows = [(7, (T0 + 100) << SEQ, 1, "v2"), (9, (T0 + 50) << SEQ, 1, "v1"),
             (7, (T0 + 10) << SEQ, 1, "v1"), (7, (T0 + 20) << SEQ, 2, "v1")]
     s = dataclasses.replace(spec(2, 3600, False, "utm_source"), container="person")
-    got = fallout.shape(s, fallout.reduce(s, blocks(rows, [], True), VALUES))
+    got = fallout.shape(s, fallout.reduce(s, blocks(rows, [], True, split=False), VALUES))
     assert [x["entered"] for x in got["steps"]] == [2, 1]
     assert {k: [x["entered"] for x in v["steps"]] for k, v in got["breakdown"].items()} == {"v1": [2, 1]}
-    assert fallout.reduce(s, blocks(rows, [], True), VALUES) == reference(sorted(rows), s)
+    assert fallout.reduce(s, blocks(rows, [], True, split=False), VALUES) == reference(sorted(rows), s)
 
 
 def test_medians_picked_on_two_threads_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:

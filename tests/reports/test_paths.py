@@ -179,3 +179,19 @@ def test_months_lists_each_month_a_range_touches(ch: Any, reports_env: Env) -> N
     assert month_ids(ch, at(2025, 11, 15), at(2026, 2, 1)) == ["202511", "202512", "202601"]
     assert month_ids(ch, at(2026, 1, 31), at(2026, 2, 1) + 1) == ["202601", "202602"]
     assert month_ids(ch, at(2026, 3, 1), at(2026, 3, 2)) == ["202603"]
+
+
+def test_a_device_without_session_ids_is_cut_into_visits(reports_env: Env) -> None:
+    """analytics.js sends no session id: v1's page views make two visits, cut where more than
+    30 minutes pass between two of its events.  The track between its first two page views
+    keeps the first visit going though pages alone are shown; 30:00.000 does not cut,
+    30:00.001 does.  v3, with the tag's session id, stays one session across two hours."""
+    doc = both(reports_env, "visits", {"container": "session", "depth": 3, "top": 5})
+    nodes, links = as_maps(doc)
+    assert doc["containers"] == 3
+    assert nodes == {"0:/": 2, "0:/cart": 1, "1:/product/1": 1, "1:/search": 1, "1:(exit)": 1,
+                     "2:/": 1, "2:(exit)": 1, "3:(exit)": 1}
+    assert links == {("0:/", "1:/product/1"): 1, ("0:/", "1:/search"): 1, ("0:/cart", "1:(exit)"): 1,
+                     ("1:/product/1", "2:/"): 1, ("1:/search", "2:(exit)"): 1, ("2:/", "3:(exit)"): 1}
+    # a person is every visit of the device
+    assert both(reports_env, "visits", {"container": "person", "depth": 3})["containers"] == 2
