@@ -1,9 +1,9 @@
 """The ingestion hot path compiled with Cython, and the guard against stale builds.
 
 The modules below run for every event (receive -> validate -> enrich -> buffer record),
-five for every row a report reads from the views (collector.reports.funnel,
-.pathwalk, .ties, .regroup and .resolve) and one for every row the writer inserts
-(collector.write.native); those six are the only ones with C types (their headers turn
+six for every row a report reads from the views (collector.reports.funnel,
+.pathwalk, .ties, .regroup, .resolve and .visitkeys) and one for every row the writer inserts
+(collector.write.native); those seven are the only ones with C types (their headers turn
 annotation typing on).
 setup.py compiles them, unchanged, into extension modules beside their sources: on
 batches that is ~25 % less CPU per event (BENCHMARKS.md, HTTP).  The source stays the
@@ -55,6 +55,7 @@ MODULES: tuple[str, ...] = (
     "collector.reports.ties",
     "collector.reports.regroup",
     "collector.reports.resolve",
+    "collector.reports.visitkeys",
     "collector.write.native",
 )
 

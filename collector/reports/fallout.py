@@ -157,7 +157,8 @@ class Source:
         self.dims = dims
         self.rows = event_rows(variant, (person and not resolved) or spec.segment is not None, client, dims,
                                prewhere=f"site_id = {site}", identity=resolved)
-        where = [f"site_id = {site}", range_condition(p, ms(spec.start), ms(spec.end), variant)]
+        self.in_range = range_condition(p, ms(spec.start), ms(spec.end), variant)
+        where = [f"site_id = {site}", self.in_range]
         if not spec.include_bots:
             where.append("NOT is_bot")
         mask = f"(({mask_expr(spec.steps, p)}) AS m)"
@@ -181,7 +182,7 @@ class Source:
         self.container = "identity_key" if resolved else "person_key" if person else "ck"
 
 
-def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None]:
+def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None, bool]:
     """The views' rows for reduce(), by container and time: c, t, the step mask, and
     with a breakdown the value's number on step-1 rows (its position in the list returned,
     from 1).  Sessions come off the disk in this order (report_steps is sorted by site, ck,
@@ -216,13 +217,14 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
         s.where += f" AND (NOT bitTest(m, 0) OR {number} != 0)"
     # CAST, not toUInt16: a mask of stored columns only (one step on type, name or path) is
     # LowCardinality, which the client hands over as a list, not an array
-    where, split = s.where, ""
-    if spec.container == "session":  # session-less rows come with the activity that bounds their visits
+    where, column = s.where, ""
+    split = spec.container == "session" and visits.present(client, s.site, s.in_range, s.p.values)
+    if split:  # session-less rows come with the activity that bounds their visits
         where = f"{s.activity} AND ({s.selection} OR sessionless)"
-        split = f", {visits.split_column(s.chosen)} AS sx"
-    sql = (f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd}{split} FROM {s.rows} WHERE {where}"
+        column = f", {visits.split_column(s.chosen)} AS sx"
+    sql = (f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd}{column} FROM {s.rows} WHERE {where}"
            f"{stream_order(spec)}")
-    return sql, s.p.values, values, resolver
+    return sql, s.p.values, values, resolver, split
 
 
 class _Walk(Results):
@@ -259,13 +261,14 @@ class _Walk(Results):
 
 
 def reduce(spec: FalloutSpec, blocks: Iterable[Sequence[Any]], values: Sequence[str] = (),
-           resolver: persons.Resolver | None = None, max_bytes: int | None = None) -> list[list[Any]]:
+           resolver: persons.Resolver | None = None, split: bool = False,
+           max_bytes: int | None = None) -> list[list[Any]]:
     """The rows build()'s SQL returns, from stream()'s blocks: funnel.walk per container,
-    then counts and medians per breakdown value in numpy (values, resolver: stream()'s;
+    then counts and medians per breakdown value in numpy (values, resolver, split: stream()'s;
     max_bytes: the memory limit of grouping persons, stream.walk_persons)."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint16, *([np.uint32] if spec.breakdown else []))
-    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver, split)
     return _aggregate(spec, walk, values)
 
 

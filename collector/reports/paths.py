@@ -123,7 +123,7 @@ class Source:
         return " AND ".join(w for w in self.where if w is not self.selection)
 
 
-def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None]:
+def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str], persons.Resolver | None, bool]:
     """The views' rows for reduce(), by container and time (persons grouped and, where the
     engine allows it, resolved by reduce, as in fallout.stream): c, t, the label's rank
     in the site's sorted labels (read first, bound into the query, and returned: the same
@@ -131,13 +131,14 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
     resolver = persons.for_report(spec, client)
     s = Source(spec, "mv", client, resolved=resolver is not None)
     label, names = s.ranked(client)
-    where, split = s.finish(), ""
-    if spec.container == "session":  # session-less rows come with the activity that bounds their visits
+    where, column = s.finish(), ""
+    split = spec.container == "session" and visits.present(client, s.site, s.in_range, s.p.values)
+    if split:  # session-less rows come with the activity that bounds their visits
         where = f"{s.activity()} AND ({s.selection} OR sessionless)"
-        split = f", {visits.split_column(s.selection)} AS sx"
+        column = f", {visits.split_column(s.selection)} AS sx"
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl"
-           f"{split} FROM {s.rows} WHERE {where}{stream_order(spec)}")
-    return sql, s.p.values, names, resolver
+           f"{column} FROM {s.rows} WHERE {where}{stream_order(spec)}")
+    return sql, s.p.values, names, resolver, split
 
 
 def build(spec: PathsSpec, variant: str, client: Any) -> tuple[str, dict[str, Any]]:
@@ -253,13 +254,14 @@ class _Walk(Results):
 
 
 def reduce(spec: PathsSpec, blocks: Iterable[Sequence[Any]], names: list[str],
-           resolver: persons.Resolver | None = None, max_bytes: int | None = None) -> list[tuple[int, str, str, int]]:
+           resolver: persons.Resolver | None = None, split: bool = False,
+           max_bytes: int | None = None) -> list[tuple[int, str, str, int]]:
     """The rows build()'s SQL returns (depth, source label, target label, count), from
     stream()'s blocks: pathwalk.walk cuts each container's sequence, then the layers are
-    grouped here, depth by depth, as the SQL's stages do."""
+    grouped here, depth by depth, as the SQL's stages do (names, resolver, split: stream()'s)."""
     walk = _Walk(spec)
     dtypes = (np.uint64, np.uint64, np.uint32, np.uint8)
-    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver)
+    walk_stream(spec, blocks, dtypes, walk, max_bytes, resolver, split)
     paths = np.concatenate(walk.paths) if walk.paths else np.zeros((0, spec.depth + 1), dtype=np.uint32)
     # ranks 1..R name labels, 0 is no label; the markers become R+1 (end) and R+2 (other)
     n = len(names)

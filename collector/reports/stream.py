@@ -115,12 +115,16 @@ class Resolve(Protocol):
 
 
 def walk_stream(spec: Any, blocks: Iterable[Sequence[Any]], dtypes: Sequence[Any], walk: Walker,
-                max_bytes: int | None = None, resolve: Resolve | None = None) -> None:
-    """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes."""
+                max_bytes: int | None = None, resolve: Resolve | None = None, split: bool = False) -> None:
+    """Walks a report's stream (see stream_order): walk_persons for persons, else as it comes;
+    with split, a session stream ends in the split column and its session-less rows are cut
+    into visits first (visits.py)."""
     if spec.container == "person":
         walk_persons(blocks, dtypes, walk, max_bytes, resolve=resolve)
-    else:  # a session stream ends in the split column: its session-less rows are cut into visits
+    elif split:
         walk_blocks(visits.split_blocks(blocks, dtypes), dtypes, walk)
+    else:
+        walk_blocks(blocks, dtypes, walk)
 
 
 class TooLarge(Exception):

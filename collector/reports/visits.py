@@ -23,10 +23,21 @@ from typing import Any
 import numpy as np
 
 from collector.query.visits import VISIT_GAP_MS
+from collector.reports import visitkeys
 from collector.reports.sources import SEQ_BITS
 
 SESSIONLESS = 1  # the stream's split column: bit 0, the row has no session id
 ACTIVITY_ONLY = 2  # bit 1: read for the visit's bounds only, not a row of the report
+
+
+def present(client: Any, site: str, in_range: str, params: dict[str, Any]) -> bool:
+    """Whether the views hold a session-less row of the site in the range (site and range as
+    the report's SQL spells them, with its params).  Only then does a session stream carry
+    the split column and its activity rows: without, the stream stays the plain one (the
+    extra column and condition cost ~5-10 % of a session report's CPU).  Reads the
+    sessionless column under the site's PREWHERE: ~3 ms at 10M rows."""
+    return bool(client.query(f"SELECT count() FROM (SELECT 1 FROM footpath.report_steps PREWHERE site_id = {site} "
+                             f"AND sessionless WHERE {in_range} LIMIT 1)", parameters=params).result_rows[0][0])
 
 
 def split_column(selection: str) -> str:
@@ -48,44 +59,25 @@ def split_rows(rows: str, activity: str) -> str:
 
 
 class Splitter:
-    """split_blocks' state between blocks: the last session-less device of the previous
-    block, its last time and its visit number, for a device whose rows go on."""
+    """split_blocks' work on one block, with the state of a device whose rows go on into
+    the next (visitkeys.rekey)."""
 
     def __init__(self) -> None:
-        self.key = -1  # none (a key is a UInt64, so never -1)
-        self.ms = 0
-        self.visit = 0
+        self.state = np.zeros(4, dtype=np.uint64)
 
     def __call__(self, cols: list[np.ndarray], split: np.ndarray) -> list[np.ndarray]:
         """The block's columns with each session-less row's key made key + visit number
         (keys are compared only with their neighbours', and a device's rows are together,
         sorted by time), the activity-only rows left out."""
-        keys, ts = cols[0], cols[1]
-        at = np.flatnonzero(split & SESSIONLESS)
-        if len(at):
-            k = keys[at]
-            ms = ts[at] >> np.uint64(SEQ_BITS)
-            same = np.empty(len(at), dtype=bool)
-            same[0] = k[0] == self.key
-            same[1:] = k[1:] == k[:-1]
-            gap = np.empty(len(at), dtype=bool)
-            gap[0] = same[0] and int(ms[0]) - self.ms > VISIT_GAP_MS
-            gap[1:] = (ms[1:] - ms[:-1]) > VISIT_GAP_MS
-            new_visit = same & gap
-            counted = np.cumsum(new_visit, dtype=np.int64)
-            # a device's visit number: the new visits since its first row (here or before)
-            first = np.maximum.accumulate(np.where(same, 0, np.arange(len(at))))
-            visit = counted - counted[first] + new_visit[first] + np.where(same[first], self.visit, 0)
-            keys = keys.copy()
-            keys[at] = k + visit.astype(np.uint64)
-            self.key, self.ms, self.visit = int(k[-1]), int(ms[-1]), int(visit[-1])
-            cols = [keys, *cols[1:]]
-        elif len(keys):
-            self.key = -1
-        if split.any():
-            kept = (split & ACTIVITY_ONLY) == 0
-            if not kept.all():
-                cols = [c[kept] for c in cols]
+        if not split.any():  # every row has a session id (all the tag's): nothing to do
+            self.state[0] = 0
+            return cols
+        keys = cols[0].copy()  # the client's buffer is read-only
+        dropped = visitkeys.rekey(keys, cols[1], split, self.state, VISIT_GAP_MS)
+        cols = [keys, *cols[1:]]
+        if dropped:  # np.take of the kept rows' positions: half the time of a boolean mask per column
+            kept = np.flatnonzero((split & ACTIVITY_ONLY) == 0)
+            cols = [np.take(c, kept) for c in cols]
         return cols
 
 

@@ -111,10 +111,10 @@ def reference(rows: list[tuple[int, int, int, str]], s: FalloutSpec) -> list[lis
 
 
 def blocks(rows: list[tuple[int, int, int, str]], cuts: list[int], breakdown: bool,
-           split: bool = True) -> list[list[Any]]:
+           split: bool = False) -> list[list[Any]]:
     """The rows as the engine's column blocks (array.array, as clickhouse-connect gives them);
-    a session stream's end in the split column (visits.py: 0, every row has a session id),
-    a person stream's do not."""
+    with split, ending in the split column of a session stream with session-less rows
+    (visits.py; 0 here: every row has a session id)."""
     out = []
     for a, b in itertools.pairwise([0, *cuts, len(rows)]):
         part = rows[a:b]
@@ -148,6 +148,8 @@ def test_walk_matches_the_brute_force_reference_with_blocks_cut_anywhere(n: int,
         for _ in range(6):  # cuts inside containers, one-row blocks, empty blocks
             cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 40)) + [5, 5])
             assert fallout.reduce(s, blocks(rows, cuts, bool(breakdown)), VALUES) == expect
+        # the same stream with the split column (a site with session-less rows elsewhere)
+        assert fallout.reduce(s, blocks(rows, cuts, bool(breakdown), split=True), VALUES, None, True) == expect
 
 
 @pytest.mark.parametrize(("n", "window", "strict"), [(3, 2, False), (4, 3600, False), (3, 2, True)])
@@ -165,7 +167,7 @@ def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(n: i
             arrived = as_runs(rows, rng)
             assert arrived != rows  # persons with several runs are exercised
             cuts = sorted(rng.sample(range(len(arrived) + 1), rng.randint(0, 30)))
-            assert fallout.reduce(s, blocks(arrived, cuts, bool(breakdown), split=False), VALUES) == expect
+            assert fallout.reduce(s, blocks(arrived, cuts, bool(breakdown)), VALUES) == expect
 
 
 def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> None:
@@ -175,10 +177,10 @@ def test_a_persons_other_session_does_not_bring_its_own_breakdown_value() -> Non
     rows = [(7, (T0 + 100) << SEQ, 1, "v2"), (9, (T0 + 50) << SEQ, 1, "v1"),
             (7, (T0 + 10) << SEQ, 1, "v1"), (7, (T0 + 20) << SEQ, 2, "v1")]
     s = dataclasses.replace(spec(2, 3600, False, "utm_source"), container="person")
-    got = fallout.shape(s, fallout.reduce(s, blocks(rows, [], True, split=False), VALUES))
+    got = fallout.shape(s, fallout.reduce(s, blocks(rows, [], True), VALUES))
     assert [x["entered"] for x in got["steps"]] == [2, 1]
     assert {k: [x["entered"] for x in v["steps"]] for k, v in got["breakdown"].items()} == {"v1": [2, 1]}
-    assert fallout.reduce(s, blocks(rows, [], True, split=False), VALUES) == reference(sorted(rows), s)
+    assert fallout.reduce(s, blocks(rows, [], True), VALUES) == reference(sorted(rows), s)
 
 
 def test_medians_picked_on_two_threads_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:

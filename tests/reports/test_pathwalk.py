@@ -90,9 +90,9 @@ def reference(rows: list[Row], s: PathsSpec) -> tuple[dict[str, int], dict[tuple
     return dict(nodes), dict(links)
 
 
-def blocks(rows: list[Row], cuts: list[int], split: bool = True) -> list[list[Any]]:
-    """The rows as the engine's column blocks; a session stream's end in the split column
-    (visits.py: 0, every row has a session id), a person stream's do not."""
+def blocks(rows: list[Row], cuts: list[int], split: bool = False) -> list[list[Any]]:
+    """The rows as the engine's column blocks; with split, ending in the split column of a
+    session stream with session-less rows (visits.py; 0 here: every row has a session id)."""
     out = []
     for a, b in itertools.pairwise([0, *cuts, len(rows)]):
         part = rows[a:b]
@@ -125,6 +125,8 @@ def test_walk_matches_the_reference_with_blocks_cut_anywhere(depth: int, top: in
     for _ in range(5):
         cuts = sorted(rng.sample(range(len(rows) + 1), rng.randint(1, 60)) + [7, 7])
         assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, cuts), NAMES))) == expect
+        # the same stream with the split column (a site with session-less rows elsewhere)
+        assert as_maps(paths.shape(s, paths.reduce(s, blocks(rows, cuts, split=True), NAMES, None, True))) == expect
 
 
 @pytest.mark.parametrize(("depth", "top", "collapse", "anchor"), CASES)
@@ -140,7 +142,7 @@ def test_persons_whose_rows_come_as_interleaved_sessions_give_the_reference(dept
         arrived = as_runs(rows, rng)
         assert arrived != rows  # persons with several runs are exercised
         cuts = sorted(rng.sample(range(len(arrived) + 1), rng.randint(0, 40)))
-        assert as_maps(paths.shape(s, paths.reduce(s, blocks(arrived, cuts, split=False), NAMES))) == expect
+        assert as_maps(paths.shape(s, paths.reduce(s, blocks(arrived, cuts), NAMES))) == expect
 
 
 def test_layers_counted_in_two_halves_on_two_threads_give_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:

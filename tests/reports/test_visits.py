@@ -97,3 +97,14 @@ def test_a_row_read_only_for_activity_keeps_the_visit_going() -> None:
     assert len(keys) == 2 and keys[0] == keys[1]  # 20 + 20 minutes, not 40
     # a device with session ids is never cut, whatever its gaps
     assert len(set(run([(6, t, 0), (6, t + 5 * GAP * ms, 0)], [])[0])) == 1
+
+
+def test_plain_python_source_gives_the_compiled_answers(monkeypatch) -> None:
+    """Without a C compiler visitkeys runs as Python: the same keys."""
+    from tests.reports.conftest import as_plain_python
+
+    rows = stream(random.Random(5), 60)
+    cuts = [7, 7, 30, 31]
+    compiled = run(rows, cuts)
+    monkeypatch.setattr(visits, "visitkeys", as_plain_python(visits.visitkeys))
+    assert run(rows, cuts) == compiled
