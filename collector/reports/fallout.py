@@ -214,15 +214,14 @@ def stream(spec: FalloutSpec, client: Any) -> tuple[str, dict[str, Any], list[st
         # LowCardinality column, where toString() would make a string of every row first
         number = f"indexOf({s.p.add(values, 'Array(String)')}, {s.dims[0] if s.dims else s.bd_expr})"
         bd = f", CAST(if(bitTest(m, 0), {number}, 0) AS UInt32) AS bd"
-        s.where += f" AND (NOT bitTest(m, 0) OR {number} != 0)"
+        known = f" AND (NOT bitTest(m, 0) OR {number} != 0)"
+    else:
+        known = ""
+    where, column, split = visits.stream_where(client, spec, s.site, s.in_range, s.p.values, s.where, s.activity,
+                                               s.selection, s.chosen)
     # CAST, not toUInt16: a mask of stored columns only (one step on type, name or path) is
     # LowCardinality, which the client hands over as a list, not an array
-    where, column = s.where, ""
-    split = spec.container == "session" and visits.present(client, s.site, s.in_range, s.p.values)
-    if split:  # session-less rows come with the activity that bounds their visits
-        where = f"{s.activity} AND ({s.selection} OR sessionless)"
-        column = f", {visits.split_column(s.chosen)} AS sx"
-    sql = (f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd}{column} FROM {s.rows} WHERE {where}"
+    sql = (f"SELECT {s.container} AS c, t, CAST(m AS UInt16) AS sm{bd}{column} FROM {s.rows} WHERE {where}{known}"
            f"{stream_order(spec)}")
     return sql, s.p.values, values, resolver, split
 

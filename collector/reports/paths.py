@@ -131,11 +131,9 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
     resolver = persons.for_report(spec, client)
     s = Source(spec, "mv", client, resolved=resolver is not None)
     label, names = s.ranked(client)
-    where, column = s.finish(), ""
-    split = spec.container == "session" and visits.present(client, s.site, s.in_range, s.p.values)
-    if split:  # session-less rows come with the activity that bounds their visits
-        where = f"{s.activity()} AND ({s.selection} OR sessionless)"
-        column = f", {visits.split_column(s.selection)} AS sx"
+    where = s.finish()
+    where, column, split = visits.stream_where(client, spec, s.site, s.in_range, s.p.values, where, s.activity(),
+                                               s.selection, s.selection)
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl"
            f"{column} FROM {s.rows} WHERE {where}{stream_order(spec)}")
     return sql, s.p.values, names, resolver, split
