@@ -80,7 +80,8 @@ class Splitter:
         (keys are compared only with their neighbours', and a device's rows are together,
         sorted by time), the activity-only rows left out."""
         if not split.any():  # every row has a session id (all the tag's): nothing to do
-            self.state[0] = 0
+            if len(split):  # (an empty block ends no device)
+                self.state[0] = 0
             return cols
         keys = cols[0].copy()  # the client's buffer is read-only
         dropped = visitkeys.rekey(keys, cols[1], split, self.state, VISIT_GAP_MS)

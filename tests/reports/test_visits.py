@@ -86,8 +86,9 @@ def test_the_gap_is_more_than_thirty_minutes_not_equal() -> None:
     rows = [(5, t, 1), (5, t + GAP * ms, 1), (5, t + (2 * GAP + 1) * ms, 1)]  # 30:00.000, then 30:00.001
     keys, _ = run(rows, [])
     assert keys[0] == keys[1] != keys[2]
-    # one row a block: the visit still carries across blocks
+    # one row a block, and an empty block between: the visit still carries across blocks
     assert run(rows, [1, 2])[0] == keys
+    assert run(rows, [2, 2])[0] == keys
 
 
 def test_a_row_read_only_for_activity_keeps_the_visit_going() -> None:
