@@ -74,8 +74,7 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         raise QueryError(400, "field 'sql' must be a non-empty string")
     if params is not None and not isinstance(params, dict):
         raise QueryError(400, "field 'params' must be an object")
-    _one_statement(store, sql)
-    _no_outfile(store, sql)
+    _vet(store, sql)
     try:
         result = store.reader().query(sql, parameters=params or None)
         rows = [[jsonable(v) for v in row] for row in result.result_rows]
@@ -107,36 +106,26 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
 _OWN_OUTPUT = re.compile(r"(?is)\bFORMAT\s+\w+\s*;?\s*$")
 
 
-def _no_outfile(store: Store, sql: str) -> None:
-    """Refuses INTO OUTFILE.  The engine runs in this process, so the clause that
-    clickhouse-client handles on the client's machine writes the file here, on the
-    collector's host, with its rights, and readonly = 1 does not stop it (measured: a file
-    landed in the working directory; with TRUNCATE it overwrites one).  The formatted text
-    decides, so the words in a comment do not count; in a string literal they are refused,
-    which costs nothing but a clear error."""
-    if "outfile" not in sql.lower():
+def _vet(store: Store, sql: str) -> None:
+    """What the engine would run wrongly, decided by ClickHouse's own parser (formatQuery:
+    words inside a string literal or a comment are not clauses), in one round trip and only
+    for a text that could hold either:
+
+    - several statements (a trailing ';' is fine).  The engine would run them all and answer
+      with their results one after another: rows of different queries mixed in one table,
+      or, where their columns differ, a stream the client cannot read (the error was raw
+      binary).
+    - INTO OUTFILE.  The engine runs in this process, so the clause that clickhouse-client
+      handles on the client's machine writes the file here, on the collector's host, with
+      its rights, and readonly = 1 does not stop it (measured: a file landed in the working
+      directory; with TRUNCATE it overwrites one).  In a string literal the words are
+      refused too, which costs nothing but a clear error.
+
+    Any other syntax error is left for the query itself to report."""
+    if ";" not in sql and "outfile" not in sql.lower():
         return
     try:
         formatted = store.reader().query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
-    except ClickHouseError:
-        store.reset_reader()
-        return  # the engine's parser cannot read it, so it will not run either: the query reports why
-    if "INTO OUTFILE" in formatted.upper():
-        raise QueryError(403, "INTO OUTFILE would write a file on the collector's host; /v1/sql only reads and "
-                              "answers JSON: leave the clause out")
-
-
-def _one_statement(store: Store, sql: str) -> None:
-    """Refuses a text of several statements (a trailing ';' is fine).  The engine would run
-    them all and answer with their results one after another: rows of different queries
-    mixed in one table, or, where their columns differ, a stream the client cannot read
-    (the error was raw binary).  ClickHouse's own parser decides (formatQuery: a ';' inside
-    a string literal or a comment is not a separator); any other syntax error is left for
-    the query itself to report."""
-    if ";" not in sql:
-        return
-    try:
-        store.reader().query("SELECT formatQuery({q:String})", parameters={"q": sql})
     except ClickHouseError as e:
         store.reset_reader()
         msg = str(e)
@@ -144,3 +133,7 @@ def _one_statement(store: Store, sql: str) -> None:
             at = re.search(r"failed at position (\d+)", msg)
             where = f" (another follows the ';' at character {at.group(1)})" if at else ""
             raise QueryError(400, f"one SQL statement per request{where}; send each query on its own") from None
+        return
+    if "INTO OUTFILE" in formatted.upper():
+        raise QueryError(403, "INTO OUTFILE would write a file on the collector's host; /v1/sql only reads and "
+                              "answers JSON: leave the clause out")
