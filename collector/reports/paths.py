@@ -133,7 +133,7 @@ def stream(spec: PathsSpec, client: Any) -> tuple[str, dict[str, Any], list[str]
     label, names = s.ranked(client)
     where = s.finish()
     where, column, split = visits.stream_where(client, spec, s.site, s.in_range, s.p.values, where, s.activity(),
-                                               s.selection, s.selection)
+                                               s.selection)
     sql = (f"SELECT {s.container} AS c, t, CAST({label} AS UInt32) AS r, CAST(flags + 16 * ({s.anchor}) AS UInt8) AS fl"
            f"{column} FROM {s.rows} WHERE {where}{stream_order(spec)}")
     return sql, s.p.values, names, resolver, split

@@ -41,13 +41,14 @@ def present(client: Any, site: str, in_range: str, params: dict[str, Any]) -> bo
 
 
 def stream_where(client: Any, spec: Any, site: str, in_range: str, params: dict[str, Any], where: str,
-                 activity: str, selection: str, chosen: str) -> tuple[str, str, bool]:
+                 activity: str, selection: str, chosen: str | None = None) -> tuple[str, str, bool]:
     """A report stream's WHERE, its extra split column (', ... AS sx' or '') and whether it
     has one: a session report of a site with session-less rows in the range (present) reads
-    their activity rows too; `chosen` is `selection` as the SELECT may spell it."""
+    their activity rows too; `chosen` is `selection` as the SELECT may spell it (default:
+    the same text)."""
     if spec.container != "session" or not present(client, site, in_range, params):
         return where, "", False
-    return f"{activity} AND ({selection} OR sessionless)", f", {split_column(chosen)} AS sx", True
+    return f"{activity} AND ({selection} OR sessionless)", f", {split_column(chosen or selection)} AS sx", True
 
 
 def split_column(selection: str) -> str:
