@@ -132,7 +132,7 @@ def main() -> int:
     load_s = time.perf_counter() - started
     print(f"{persons:,} persons, {rows:,} events ({conversions:,} conversions) loaded in {load_s:.1f} s", flush=True)
 
-    reader = Store(url, sql_limits(20, 100_000, 2 << 30)).reader()
+    reader = Store(url, sql_limits(20, 100_000, 2 << 30)).new_reader(True)
     req = parse_request({"site": SITE, "conversion": {"event": "Order Completed"}, "value_property": "revenue",
                          "from": (t0 - timedelta(days=30)).isoformat(), "to": (t0 + timedelta(seconds=1)).isoformat(),
                          "markov_order": args.order, "container": args.container}, {SITE: None})

@@ -49,14 +49,14 @@ class AttributionRoutes:
         store = self.c.store
 
         def run() -> dict[str, Any]:
-            return run_report(store.reader(), req, rules)
+            with store.reading() as client:
+                return run_report(client, req, rules)
 
         try:
             result = await asyncio.get_running_loop().run_in_executor(None, run)
         except TooManyStates as e:
             return _json(RequestError("markov_order", str(e)).body(), 400)
         except ClickHouseError as e:
-            store.reset_reader()  # a failed query can leave the client's handle unusable
             msg = str(e).split("Stack trace")[0].strip()[:2000]
             log.warning("attribution query failed: %s", msg)
             return _json({"error": f"query failed: {msg}"}, 503)

@@ -60,9 +60,9 @@ def parse_report(doc: dict[str, Any], sites: dict[str, Any]) -> tuple[Any, Any, 
 
 
 def run_report(store: Any, site: Any, exp: Any, start: datetime, end: datetime, include_bots: bool = False) -> dict[str, Any]:
-    client = store.reader()
-    sql, params, metrics = query.build(exp, site.id, start, end, client, include_bots)
-    rows = client.query(sql, parameters=params).result_rows
+    with store.reading() as client:
+        sql, params, metrics = query.build(exp, site.id, start, end, client, include_bots)
+        rows = client.query(sql, parameters=params).result_rows
     return results.summarize(exp, site.id, rows, start, end, metrics)
 
 
@@ -110,7 +110,6 @@ def routes(h: Any) -> list[Route]:
             out = await asyncio.get_running_loop().run_in_executor(
                 None, run_report, h.c.store, site, exp, start, end, include_bots)
         except ClickHouseError as e:
-            h.c.store.reset_reader()
             msg = str(e).split("Stack trace")[0].strip()[:1000]
             log.error("experiment query failed: %s", msg)
             return error(503, f"query failed: {msg}")

@@ -61,7 +61,6 @@ class PersonRoutes:
                 body["persons"] = e.candidates
             return _json(body, e.status)
         except ClickHouseError as e:
-            self.c.store.reset_reader()
             return _json({"error": "storage error: " + str(e).split("Stack trace")[0].strip()[:500]}, 503,
                          {"Retry-After": "5"})
         return _json(doc)
@@ -77,10 +76,10 @@ class PersonRoutes:
         store = self.c.store
 
         def lookup(site: str, ref: str) -> dict[str, Any]:
-            client = store.reader()
-            doc = profile(client, resolve(client, site, ref), recent)
-            doc["lead_score"] = lead_score(client, site, doc["person_id"])  # collector/scores
-            return doc
+            with store.reading() as client:
+                doc = profile(client, resolve(client, site, ref), recent)
+                doc["lead_score"] = lead_score(client, site, doc["person_id"])  # collector/scores
+                return doc
 
         return await self._run(lookup, *checked)
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from collector.receive.body import parse_json
@@ -74,9 +75,14 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         raise QueryError(400, "field 'sql' must be a non-empty string")
     if params is not None and not isinstance(params, dict):
         raise QueryError(400, "field 'params' must be an object")
-    _vet(store, sql)
+    with store.reading() as client:  # this request's own client: a failure here closes it alone
+        _vet(client, sql)
+        return _run(client, sql, params)
+
+
+def _run(client: Client, sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     try:
-        result = store.reader().query(sql, parameters=params or None)
+        result = client.query(sql, parameters=params or None)
         rows = [[jsonable(v) for v in row] for row in result.result_rows]
     except (ValueError, TypeError, KeyError, IndexError) as e:
         # Raised before anything reaches the engine: without {name:Type} placeholders the
@@ -85,8 +91,6 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         raise QueryError(400, f"params do not fit the query: {type(e).__name__}: {str(e)[:300]} "
                               "(use {name:Type} placeholders)") from None
     except ClickHouseError as e:
-        # A query that failed mid-stream can leave its client's handle unusable: start afresh.
-        store.reset_reader()
         msg = str(e)
         status = 403 if "READONLY" in msg or "readonly" in msg else 400
         reason = msg.split("Stack trace")[0].strip()[:2000]
@@ -106,7 +110,7 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
 _OWN_OUTPUT = re.compile(r"(?is)\bFORMAT\s+\w+\s*;?\s*$")
 
 
-def _vet(store: Store, sql: str) -> None:
+def _vet(client: Client, sql: str) -> None:
     """What the engine would run wrongly, decided by ClickHouse's own parser (formatQuery:
     words inside a string literal or a comment are not clauses), in one round trip and only
     for a text that could hold either:
@@ -125,9 +129,8 @@ def _vet(store: Store, sql: str) -> None:
     if ";" not in sql and "outfile" not in sql.lower():
         return
     try:
-        formatted = store.reader().query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
+        formatted = client.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
     except ClickHouseError as e:
-        store.reset_reader()
         msg = str(e)
         if "Multi-statements are not allowed" in msg:
             at = re.search(r"failed at position (\d+)", msg)

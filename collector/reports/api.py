@@ -34,7 +34,11 @@ class ReportError(Exception):
 
 
 def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, Any]:
-    client = store.reader(row_limit=False)  # the streams hand every row of the range over
+    with store.reading(row_limit=False) as client:  # the streams hand every row of the range over
+        return _run_on(client, store, spec, module)
+
+
+def _run_on(client: Any, store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, Any]:
     if (spec.container == "person" or spec.segment is not None) and not has_person_view(client):
         raise ReportError(503, "person resolution is not available: footpath.events_person is missing")
     variants = ["mv", "raw"] if spec.source == "auto" else [spec.source]
@@ -59,7 +63,6 @@ def _run(store: Store, spec: FalloutSpec | PathsSpec, module: Any) -> dict[str, 
         except TooLarge as e:
             raise ReportError(503, f"report query ran out of memory (sql_max_memory): {e}") from None
         except ClickHouseError as e:
-            store.reset_reader(row_limit=False)
             msg = str(e).split("Stack trace")[0].strip()[:1000]
             if "TIMEOUT_EXCEEDED" in msg or "Timeout exceeded" in msg:
                 raise ReportError(504, "report query ran past sql_max_seconds; narrow the date range") from None

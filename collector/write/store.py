@@ -8,6 +8,8 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,13 @@ def apply_migrations(client: Client, cluster: ClusterRender = ClusterRender(),
     return applied
 
 
+def _close_quietly(c: Client) -> None:
+    try:
+        c.close()
+    except Exception:  # noqa: BLE001 - closing a broken client
+        pass
+
+
 class Store:
     """Lazily connected clients.  Connection failures are reported, never fatal: the
     collector keeps accepting into its buffer while storage is down."""
@@ -117,10 +126,12 @@ class Store:
         self.sql_limits = sql_limits
         self._lock = threading.Lock()
         self._writer: Client | None = None
-        self._readers: dict[bool, Client] = {}  # by whether results are row-limited
+        self._idle: dict[bool, list[Client]] = {}  # read-only clients not in use, by whether row-limited
         self._admin: Client | None = None
         self.migrated = False
         self.last_error = ""
+
+    MAX_IDLE_READERS = 4  # per kind: more queries at once open more clients, closed when given back
 
     @property
     def embedded(self) -> bool:
@@ -136,32 +147,56 @@ class Store:
                 self.migrated = True
             return self._writer
 
-    def reader(self, row_limit: bool = True) -> Client:
-        """Read-only client: limits first, then readonly=1 so queries cannot lift them.
+    def new_reader(self, row_limit: bool) -> Client:
+        """A new read-only client, the caller's to close (requests use reading()): limits first, then readonly=1 so queries cannot lift them.
         row_limit=False drops the result row limit (sql_max_rows, meant for what a user's
         SQL returns) for internal reads whose results are consumed, not returned: the
         reports stream every row of a range to walk it (millions), and with the limit any
         report over 100,000 rows failed.  Time and memory limits apply to both."""
+        settings = dict(self.sql_limits)
+        if not row_limit:
+            settings.pop("max_result_rows", None)
+            settings.pop("result_overflow_mode", None)
+        # Reports stream rows with values computed from LowCardinality columns (label
+        # ranks); moved after the sort, as ClickHouse does by default, they are computed
+        # on sorted chunks whose dictionaries no longer help: 7M person rows of a path
+        # report took 2.8 s instead of 1.2 s (BENCHMARKS.md, Reports).
+        settings["query_plan_execute_functions_after_sorting"] = 0
+        if self.embedded:
+            c = connect(self.url, settings)
+            c.set_client_setting("readonly", 1)
+        else:
+            settings["readonly"] = 1
+            c = connect(self.url, settings)
+        return c
+
+    @contextmanager
+    def reading(self, row_limit: bool = True) -> Iterator[Client]:
+        """A read-only client (new_reader) held by the caller alone for the block.
+
+        One client runs one query at a time (chDB's handle has a lock), so a client shared
+        by every request made each /v1/sql query, report and profile wait behind the one
+        running, and closing it after a failed query (its handle can be left unusable)
+        failed every request queued on it ("The client has been closed").  Now each request
+        takes an idle client or opens one (~17 ms embedded), gives it back when done, and a
+        client whose block raised is closed instead: the failure stays with its request."""
         with self._lock:
-            c = self._readers.get(row_limit)
-            if c is None:
-                settings = dict(self.sql_limits)
-                if not row_limit:
-                    settings.pop("max_result_rows", None)
-                    settings.pop("result_overflow_mode", None)
-                # Reports stream rows with values computed from LowCardinality columns (label
-                # ranks); moved after the sort, as ClickHouse does by default, they are computed
-                # on sorted chunks whose dictionaries no longer help: 7M person rows of a path
-                # report took 2.8 s instead of 1.2 s (BENCHMARKS.md, Reports).
-                settings["query_plan_execute_functions_after_sorting"] = 0
-                if self.embedded:
-                    c = connect(self.url, settings)
-                    c.set_client_setting("readonly", 1)
-                else:
-                    settings["readonly"] = 1
-                    c = connect(self.url, settings)
-                self._readers[row_limit] = c
-            return c
+            pool = self._idle.get(row_limit)
+            c = pool.pop() if pool else None
+        if c is None:
+            c = self.new_reader(row_limit)
+        try:
+            yield c
+        except BaseException:
+            _close_quietly(c)
+            raise
+        with self._lock:
+            pool = self._idle.setdefault(row_limit, [])
+            if len(pool) < self.MAX_IDLE_READERS:
+                pool.append(c)
+                c = None
+        if c is not None:
+            _close_quietly(c)
 
     def admin(self) -> Client:
         with self._lock:
@@ -169,26 +204,14 @@ class Store:
                 self._admin = connect(self.url)
             return self._admin
 
-    def reset_reader(self, row_limit: bool = True) -> None:
-        """Drops the reader(row_limit) client (a failed query can leave its handle unusable)."""
-        with self._lock:
-            c = self._readers.pop(row_limit, None)
-            if c is not None:
-                try:
-                    c.close()
-                except Exception:  # noqa: BLE001 - closing a broken client
-                    pass
-
     def reset(self) -> None:
+        """Closes every client (the idle readers; one in use is closed when given back)."""
         with self._lock:
-            for c in (self._writer, *self._readers.values(), self._admin):
+            for c in (self._writer, *(r for pool in self._idle.values() for r in pool), self._admin):
                 if c is not None:
-                    try:
-                        c.close()
-                    except Exception:  # noqa: BLE001 - closing a broken client
-                        pass
+                    _close_quietly(c)
             self._writer = self._admin = None
-            self._readers = {}
+            self._idle = {}
 
     def close(self) -> None:
         self.reset()

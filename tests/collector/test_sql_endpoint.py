@@ -134,3 +134,31 @@ def test_into_outfile_writes_nothing(server, tmp_path):
     assert target.read_text() == "precious\n"
     # the word in a comment is not the clause
     assert _raw(server, "SELECT 5 -- no INTO OUTFILE here").json()["rows"] == [[5]]
+
+
+def test_each_request_has_its_own_client_so_a_failure_or_a_slow_query_stays_its_own(server):
+    """Found in QA: every /v1/sql request ran on one shared client, one query at a time, and a
+    failed query closed it, so the requests queued behind a slow query failed with "The
+    client has been closed".  Now a query waits for no other and fails alone."""
+    import threading
+    import time
+
+    done: dict[str, tuple[float, httpx.Response]] = {}
+
+    def run(name, sql):
+        r = _sql(server, {"sql": sql})
+        done[name] = (time.monotonic(), r)
+
+    slow = threading.Thread(target=run, args=("slow", "SELECT sum(sleepEachRow(0.5)) FROM numbers(4)"))  # ~2 s
+    slow.start()
+    time.sleep(0.3)  # the slow query is running
+    bad = threading.Thread(target=run, args=("bad", "SELECT no_such_column"))
+    bad.start()
+    bad.join()
+    run("quick", "SELECT 1")
+    slow.join()
+    assert done["bad"][1].status_code == 400 and "no_such_column" in done["bad"][1].json()["error"]
+    assert done["quick"][1].status_code == 200 and done["quick"][1].json()["rows"] == [[1]], done["quick"][1].text
+    assert done["slow"][1].status_code == 200, done["slow"][1].text
+    assert done["quick"][0] < done["slow"][0]  # it did not wait for the slow one
+    assert done["bad"][0] < done["slow"][0]

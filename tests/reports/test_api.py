@@ -149,10 +149,11 @@ def test_reports_are_not_cut_by_the_sql_row_limit(reports_env: Env, engine_dir: 
     100,000 a report over more rows than that failed)."""
     limited = Store("chdb://" + str(engine_dir), sql_limits(20, 10, 2 << 30))
     site = reports_env.sites["main"]
-    assert limited.reader().query(f"SELECT count() FROM footpath.report_steps WHERE site_id = '{site}'"
-                                  ).result_rows[0][0] > 10 * 50  # the views' rows are far more than the limit
-    with pytest.raises(DatabaseError, match="TOO_MANY_ROWS|Limit for result"):  # /v1/sql's client keeps it
-        limited.reader().query(f"SELECT t FROM footpath.report_steps WHERE site_id = '{site}'")
+    with limited.reading() as c:
+        assert c.query(f"SELECT count() FROM footpath.report_steps WHERE site_id = '{site}'"
+                       ).result_rows[0][0] > 10 * 50  # the views' rows are far more than the limit
+    with pytest.raises(DatabaseError, match="TOO_MANY_ROWS|Limit for result"), limited.reading() as c:
+        c.query(f"SELECT t FROM footpath.report_steps WHERE site_id = '{site}'")  # /v1/sql's client keeps it
     body = {"site": site, **reports_env.range(), "container": container,
             **({"steps": STEPS} if kind == "fallout" else {"depth": 3})}
     run = api.run_fallout if kind == "fallout" else api.run_paths

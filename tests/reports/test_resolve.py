@@ -140,7 +140,7 @@ def identity_story(server: Any) -> None:
 
 def test_persons_resolved_in_the_collector_are_events_persons(server: Any) -> None:
     identity_story(server)
-    client = server.collector.store.reader(row_limit=False)
+    client = server.collector.store.new_reader(row_limit=False)  # the reports' kind of client
     assert persons.usable(client), "the server's events_person is not persons.RULE: check resolve.py's rule"
     sql = f"SELECT identity_key, t, person_key FROM ({person_select(client)} PREWHERE site_id = {{s:String}})"
     ids, ts, expect = (np.array(c, dtype=np.uint64) for c in client.query(sql, parameters={"s": server.site.id})
@@ -186,7 +186,7 @@ def test_reports_are_the_same_resolved_by_the_collector_or_by_the_engine(server:
 def test_the_engine_resolves_when_the_rule_or_the_dictionary_is_not_resolves(server: Any, monkeypatch: Any,
                                                                            caplog: Any) -> None:
     identity_story(server)
-    client = server.collector.store.reader(row_limit=False)
+    client = server.collector.store.new_reader(row_limit=False)  # the reports' kind of client
     spec = type("Spec", (), {"container": "person", "segment": None, "site": server.site.id})()
     assert persons.for_report(spec, client) is not None
     monkeypatch.setattr(persons, "_warned", set())
