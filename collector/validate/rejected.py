@@ -9,7 +9,8 @@ flood of garbage cannot flood storage.
 
 What a row holds depends on consent, read from the damaged message as far as it can be
 read: its text and ids only when it would be stored under granted consent; else only the
-diagnosis (redacted = 1).  context.ip is never kept."""
+diagnosis (redacted = 1).  context.ip is never kept, nor writeKey (Segment's HTTP API takes the
+secret key in the body too: the rows are readable with the admin token, not the key's secret)."""
 
 from __future__ import annotations
 
@@ -106,7 +107,9 @@ def _granted(rq: Any, ctx: dict[str, Any]) -> bool:
 
 
 def _message_text(raw: Any) -> tuple[str, int]:
-    """The message as JSON text without context.ip, cut at MAX_MESSAGE_CHARS; and its size."""
+    """The message as JSON text without writeKey and context.ip, cut at MAX_MESSAGE_CHARS; and its size."""
+    if isinstance(raw, dict) and "writeKey" in raw:
+        raw = {k: v for k, v in raw.items() if k != "writeKey"}
     if isinstance(raw, dict) and isinstance(raw.get("context"), dict) and "ip" in raw["context"]:
         raw = {**raw, "context": {k: v for k, v in raw["context"].items() if k != "ip"}}
     try:

@@ -34,6 +34,14 @@ def test_a_rejection_keeps_its_diagnosis_its_sender_and_the_message_without_the_
     assert row["received_at"] == "2026-12-07T12:00:00.000+00:00"
 
 
+def test_the_write_key_in_the_body_is_never_kept():
+    """Segment's HTTP API takes the secret write key in the body too (writeKey): a rejected
+    message kept with it would hand the key to whoever reads the rejections (found in QA)."""
+    row = Keeper(60).row(rq(), {**BAD, "writeKey": "sk_secret"}, "properties", "bad")
+    assert "sk_secret" not in row["message"]
+    assert orjson.loads(row["message"]) == {**BAD, "context": {"library": BAD["context"]["library"]}}
+
+
 @pytest.mark.parametrize("ctx,site,source,gpc", [
     ({"consent": {"analytics": "denied"}}, GRANTED, "server", False),
     ({"consent": {"analytics": "pending"}}, GRANTED, "browser", False),
