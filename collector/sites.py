@@ -104,7 +104,7 @@ SITE_FIELD_HELP: dict[str, str] = {
                    "pending consent.",
     "consent_category": "The category of Segment's `context.consent.categoryPreferences` that means analytics "
                         "consent (case-insensitive; e.g. OneTrust's `C0002`).",
-    "gpc": "Honour Global Privacy Control (Sec-GPC, navigator.globalPrivacyControl) as denied.",
+    "gpc": "Honour Global Privacy Control (Sec-GPC, navigator.globalPrivacyControl) as denied, unless the visitor explicitly grants (the tag's consent('granted'): a message stating analytics granted).",
     "aggregate_when_denied": "Under denied, the tag may send cookieless page views with no ids.",
     "ip_anonymize": "Store IPv4 /24 and IPv6 /48 only.",
     "cookie_days": "Lifetime of the tag's anonymous id, from creation (sdk_js/README.md).",

@@ -1,11 +1,14 @@
 """Consent enforcement at the edge: the collector never trusts the tag alone.
 
 Effective state of a message, first match wins:
-  1. the site honours GPC and the request carries Sec-GPC: 1        -> denied
+  1. the site honours GPC and the request carries Sec-GPC: 1        -> denied, unless the
+     message states context.consent.analytics = "granted": the visitor's own choice (a
+     banner click) wins over the browser's signal (the tag states it under GPC only after
+     an explicit consent('granted'), sdk_js/README.md)
   2. context.consent.analytics in the message                       -> that state
-  3. context.consent.categoryPreferences (Segment's consent management), when it lists
-     any category: the site's consent_category consented (true)    -> granted; false or
-     not listed                                                    -> denied
+  3. context.consent.categoryPreferences (Segment's consent management), an object: the
+     site's consent_category consented (true)                        -> granted; false or
+     not listed (an empty object too)                                -> denied
   4. browser source: the site's consent_default; server source: server_consent_default
 Under granted the row is stored whole.  Under denied or pending the site's denied_mode
 decides: "drop" stores nothing; "anonymize" stores a row with no identifier (no ids, no
@@ -34,10 +37,10 @@ STRIPPED_WHEN_DENIED = ("anonymous_id", "user_id", "group_id", "previous_id", "s
 def effective_state(site: Site, source: Source, stated: str | None, gpc_header: bool,
                     categories: dict[str, bool] | None = None) -> ConsentState:
     if site.gpc and gpc_header:
-        return "denied"
+        return "granted" if stated == "granted" else "denied"
     if stated in ("granted", "denied", "pending"):
         return stated  # type: ignore[return-value]
-    if categories:
+    if categories is not None:
         # Category names are the site's own (its consent manager's); compared case-insensitively.
         # A category the preferences leave out was not consented to.
         want = site.consent_category.casefold()

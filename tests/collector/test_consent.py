@@ -13,8 +13,8 @@ UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox
 
 def expected_state(stated, source, gpc, consent_default, server_default, honour_gpc):
     """Independent statement of the rule in ARCHITECTURE.md / collector/enrich/consent.py."""
-    if honour_gpc and gpc:
-        return "denied"
+    if honour_gpc and gpc:  # the browser's signal, unless the visitor's own explicit grant
+        return "granted" if stated == "granted" else "denied"
     if stated is not None:
         return stated
     return consent_default if source == "browser" else server_default
@@ -92,15 +92,18 @@ def test_cookieless_pings_only_for_sites_that_opt_in(server_factory):
 def test_segment_consent_categories(server_factory):
     """Segment's consent management sends context.consent.categoryPreferences {category: bool}
     (analytics.js's consent wrappers, OneTrust ids such as C0002): the site names which
-    category means analytics; an explicit context.consent.analytics and GPC still come first."""
+    category means analytics; an explicit context.consent.analytics and GPC still come first
+    (GPC gives way only to an explicit analytics "granted")."""
     server = server_factory({"consent_default": "granted", "consent_category": "C0002", "gpc": True})
     cases = [  # (consent object, Sec-GPC, expected state)
         ({"categoryPreferences": {"c0002": True, "C0004": False}}, False, "granted"),  # names: any case
         ({"categoryPreferences": {"C0002": False, "C0004": True}}, False, "denied"),
         ({"categoryPreferences": {"C0004": True}}, False, "denied"),  # not listed: not consented
-        ({"categoryPreferences": {}}, False, "granted"),  # states nothing: the site's default
+        ({"categoryPreferences": {}}, False, "denied"),  # consent management that lists nothing: not consented
         ({"analytics": "pending", "categoryPreferences": {"C0002": True}}, False, "pending"),
-        ({"categoryPreferences": {"C0002": True}}, True, "denied"),
+        ({"categoryPreferences": {"C0002": True}}, True, "denied"),  # GPC beats a CMP's record
+        ({"analytics": "granted"}, True, "granted"),  # but not the visitor's explicit grant (sdk_js/README.md)
+        ({"analytics": "pending"}, True, "denied"),
     ]
     for i, (cons, gpc, _) in enumerate(cases):
         headers = {"origin": "https://shop.example", "content-type": "text/plain", "user-agent": UA}
