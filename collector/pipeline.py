@@ -26,6 +26,7 @@ from collector.enrich import app, campaign, clientip, clock, consent
 from collector.enrich.geo import GeoIP
 from collector.enrich.useragent import UAClassifier
 from collector.plans.step import step_plan
+from collector.receive.body import strict_problem
 from collector.sites import Site
 from collector.types import JSON, Row, Source
 from collector.validate import rejected as rejected_rows
@@ -144,14 +145,14 @@ def _fmt(ts: datetime | None) -> str | None:
 def step_limits(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
     if not isinstance(w.raw, dict):
         return Reject("", "a message must be a JSON object")
+    if rq.strict_strings and (problem := strict_problem(w.raw)):  # the body needed the stdlib parser
+        return Reject(*problem)
     try:
         check_message(w.raw, sv.limits, rq.body_small, w.dumped)
-        if rq.strict_strings:
-            orjson.dumps(w.raw)  # raises on lone surrogates, which storage cannot hold
     except LimitError as e:
         return Reject(e.field, e.reason)
-    except orjson.JSONEncodeError:
-        return Reject("", "contains a string that is not valid Unicode (lone surrogate)")
+    except orjson.JSONEncodeError:  # a message not from parse_json (in-process callers)
+        return Reject(*(strict_problem(w.raw) or ("", "cannot be written as JSON")))
     return None
 
 

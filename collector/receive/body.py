@@ -5,6 +5,7 @@ text/plain (sendBeacon, no CORS preflight)."""
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -78,10 +79,21 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # what orjson reads as an integer
+
+
+def _int(text: str) -> int | float:
+    """An integer as orjson reads it: beyond 64 bits, a float."""
+    n = int(text)
+    return n if _INT_MIN <= n <= _INT_MAX else float(n)
+
+
 def parse_json(body: bytes) -> tuple[Any, bool]:
-    """(document, strict_strings).  orjson first; if it refuses only because of lone
-    surrogates (valid JSON escapes, invalid Unicode), the stdlib parser takes the body so
-    the other messages survive, and strict_strings tells the pipeline to check strings."""
+    """(document, strict).  orjson first; if it refuses the body for something one message
+    can hold (a lone surrogate: a valid JSON escape, invalid Unicode; a number beyond a
+    64-bit float, which orjson refuses), the stdlib parser takes the body so the other
+    messages survive, reading numbers as orjson would, and strict tells the pipeline to
+    check each message for those (strict_problem)."""
     try:
         return orjson.loads(body), False
     except orjson.JSONDecodeError as e:
@@ -91,6 +103,42 @@ def parse_json(body: bytes) -> tuple[Any, bool]:
     except UnicodeDecodeError as e:
         raise BodyError(400, f"body is not valid UTF-8 (byte {e.start})") from None
     try:
-        return json.loads(text, parse_constant=_no_constants), True
+        return json.loads(text, parse_constant=_no_constants, parse_int=_int), True
     except (ValueError, RecursionError):
         raise BodyError(400, f"body is not valid JSON: {first_error}") from None
+
+
+def strict_problem(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field, reason) of the first value in a message from the stdlib parser that storage
+    cannot hold, or None: a lone surrogate in a string or key, a number beyond a 64-bit
+    float (which that parser reads as infinity and JSON encoders would write as null), or
+    an integer beyond 64 bits (which parse_json never gives, but a caller's object may hold)."""
+    if isinstance(value, str):
+        return None if _unicode(value) else (path, "a string that is not valid Unicode (a lone surrogate escape)")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, "a number beyond the range of a 64-bit float")
+    if isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX:  # not from parse_json: a caller's
+        return path, "an integer beyond 64 bits"
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        ok = _unicode(k)
+        name = k if ok else k.encode("utf-8", "backslashreplace").decode()  # the answer is UTF-8 JSON
+        at = f"{path}.{name}" if path else name
+        if not ok:
+            return at, "a key that is not valid Unicode (a lone surrogate escape)"
+        if (found := strict_problem(v, at)):
+            return found
+    return None
+
+
+def _unicode(s: str) -> bool:
+    try:
+        s.encode()
+        return True
+    except UnicodeEncodeError:
+        return False

@@ -97,6 +97,32 @@ def test_lone_surrogate_costs_only_its_own_message(server):
     assert kept == [["bad \\ud800", '{"type":"track","event":"bad \\ud800","anonymousId":"a"}']]
 
 
+def test_a_lone_surrogate_or_an_infinite_number_costs_only_its_own_message(server):
+    """Found in QA: a body orjson refuses goes to the stdlib parser, which read integers past
+    64 bits exactly (then refused as a "lone surrogate" in a good message) and 1e400 as
+    infinity (stored as null).  Numbers now read as orjson reads them; each bad value is
+    named."""
+    raw = ('{"batch": ['
+           '{"type": "track", "event": "big", "anonymousId": "a", "properties": {"n": 18446744073709551616, '
+           '"m": -9223372036854775809, "k": 18446744073709551615}},'
+           '{"type": "track", "event": "s", "anonymousId": "a", "properties": {"x": ["ok", "bad \\ud800"]}},'
+           '{"type": "track", "event": "inf", "anonymousId": "a", "properties": {"e": 1e400}},'
+           '{"type": "track", "event": "key", "anonymousId": "a", "properties": {"\\udc00": 1}}]}').encode()
+    r = httpx.post(server.url + "/v1/batch", content=raw, auth=(server.site.write_key, ""),
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["accepted"] == 1
+    assert [(x["index"], x["field"]) for x in doc["rejected"]] == [
+        (1, "properties.x.1"), (2, "properties.e"), (3, r"properties.\udc00")]  # the escape, as text
+    assert "lone surrogate" in doc["rejected"][0]["reason"] and "64-bit float" in doc["rejected"][1]["reason"]
+    server.flush()
+    props = server.sql("SELECT properties FROM footpath.events WHERE site_id = {s:String} AND event = 'big'",
+                       {"s": server.site.id})[0][0]
+    # as orjson reads them alone: floats beyond 64 bits, the largest UInt64 exact
+    assert orjson.loads(props) == {"n": float(1 << 64), "m": float(-(1 << 63) - 1), "k": (1 << 64) - 1}
+
+
 def test_tens_of_thousands_of_keys_and_huge_bodies(server):
     wide = {"batch": [{**GOOD, "properties": {f"k{i}": 1 for i in range(40_000)}}]}
     r = httpx.post(server.url + "/v1/batch", content=orjson.dumps(wide), auth=(server.site.write_key, ""),
