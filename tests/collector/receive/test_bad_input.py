@@ -102,12 +102,12 @@ def test_a_lone_surrogate_or_an_infinite_number_costs_only_its_own_message(serve
     64 bits exactly (then refused as a "lone surrogate" in a good message) and 1e400 as
     infinity (stored as null).  Numbers now read as orjson reads them; each bad value is
     named."""
-    raw = ('{"batch": ['
-           '{"type": "track", "event": "big", "anonymousId": "a", "properties": {"n": 18446744073709551616, '
-           '"m": -9223372036854775809, "k": 18446744073709551615}},'
-           '{"type": "track", "event": "s", "anonymousId": "a", "properties": {"x": ["ok", "bad \\ud800"]}},'
-           '{"type": "track", "event": "inf", "anonymousId": "a", "properties": {"e": 1e400}},'
-           '{"type": "track", "event": "key", "anonymousId": "a", "properties": {"\\udc00": 1}}]}').encode()
+    raw = (b'{"batch": ['
+           b'{"type": "track", "event": "big", "anonymousId": "a", "properties": {"n": 18446744073709551616, '
+           b'"m": -9223372036854775809, "k": 18446744073709551615}},'
+           b'{"type": "track", "event": "s", "anonymousId": "a", "properties": {"x": ["ok", "bad \\ud800"]}},'
+           b'{"type": "track", "event": "inf", "anonymousId": "a", "properties": {"e": 1e400}},'
+           b'{"type": "track", "event": "key", "anonymousId": "a", "properties": {"\\udc00": 1}}]}')
     r = httpx.post(server.url + "/v1/batch", content=raw, auth=(server.site.write_key, ""),
                    headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
