@@ -231,8 +231,15 @@ def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
     m = w.msg
     assert m is not None
     props = m.properties or {}
-    url = m.page_url or _s(props.get("url"))
-    path = m.page_path or _s(props.get("path"))
+    props_text = w.dumped.get("properties")
+    category = w.raw.get("category")  # Segment's page(category, name): kept as analytics.js does
+    if category and m.type in ("page", "screen") and "category" not in props:
+        props, props_text = {**props, "category": category}, None
+    # A page's properties repeat its url, path, title and referrer (Segment's page spec);
+    # on any other call they are the call's own (a Product Viewed's url is the product's)
+    page_props = props if m.type == "page" else _NO_PROPS
+    url = m.page_url or _s(page_props.get("url"))
+    path = m.page_path or _s(page_props.get("path"))
     if not path and url:
         path = _url_path(url)
     raw_ctx = w.raw.get("context")
@@ -253,14 +260,13 @@ def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
     row["page_view_id"] = m.page_view_id or ""
     row["url"] = url or ""
     row["path"] = path or ""
-    row["title"] = m.page_title or _s(props.get("title"))
-    row["referrer"] = m.page_referrer or _s(props.get("referrer"))
+    row["title"] = m.page_title or _s(page_props.get("title"))
+    row["referrer"] = m.page_referrer or _s(page_props.get("referrer"))
     row["locale"] = m.locale or ""
     row["source"] = rq.source
     row["library"] = _library(m)
-    dumped = w.dumped
-    row["properties"] = _json_text(props, dumped.get("properties"))
-    row["traits"] = _json_text(m.traits, dumped.get("traits"))
+    row["properties"] = _json_text(props, props_text)
+    row["traits"] = _json_text(m.traits, w.dumped.get("traits"))
     row["context"] = orjson.dumps(rest).decode() if rest else "{}"
     w.ip = (m.ip if m.ip and rq.source == "server" else None) or rq.peer_ip
     ua = m.user_agent or ""
@@ -268,6 +274,9 @@ def step_fields(rq: RequestContext, sv: Services, w: Work) -> None:
         ua = rq.header_ua
     row["user_agent"] = ua
     return None
+
+
+_NO_PROPS: JSON = {}
 
 
 def _json_text(value: JSON | None, dumped: bytes | None) -> str:

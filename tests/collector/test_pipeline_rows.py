@@ -56,3 +56,43 @@ def test_every_stored_row_has_every_column_filled(source):
         assert [k for k, v in row.items() if v is None and k not in NULLABLE] == [], row
         # the values are in the compact layout's order (buffer_records writes row.values())
         assert tuple(row) == pipeline.ROW_COLUMNS
+
+
+def _rows(batch: list) -> list:
+    sv = pipeline.Services(Limits(32768, 8, 300, 8192), GeoIP(), UAClassifier(), RecentIds(1000), 400, 86400)
+    rq = pipeline.RequestContext(Site(id="s", public_key="pk_sss1"), "server", datetime.now(UTC), "81.2.69.160",
+                                 "", False, None, True)
+    out = pipeline.run(rq, sv, batch)
+    assert out.accepted == len(batch), out.rejected
+    return out.rows
+
+
+def test_only_a_page_takes_its_url_path_title_and_referrer_from_its_properties():
+    """Segment's page spec repeats the page's fields in its properties; a track's properties are
+    its own (Product Viewed's url is the product's, an outbound click's the target): taken as
+    the page they made server events land on the target's path and its utm_source (QA)."""
+    props = {"url": "https://partner.example/out?utm_source=affiliate", "path": "/out", "title": "T",
+             "referrer": "https://r.example/"}
+    page, track, screen = _rows([{"type": "page", "anonymousId": "a", "properties": props},
+                                 {"type": "track", "event": "Link Clicked", "anonymousId": "a", "properties": props},
+                                 {"type": "screen", "name": "S", "anonymousId": "a", "properties": props}])
+    assert (page["url"], page["path"], page["title"], page["referrer"], page["utm_source"]) == (
+        props["url"], "/out", "T", "https://r.example/", "affiliate")
+    for row in (track, screen):
+        assert (row["url"], row["path"], row["title"], row["referrer"], row["utm_source"]) == ("", "", "", "", "")
+        assert row["properties"] == '{"url":"https://partner.example/out?utm_source=affiliate","path":"/out",' \
+                                    '"title":"T","referrer":"https://r.example/"}'
+
+
+def test_a_page_or_screen_category_is_kept_in_its_properties():
+    """Segment's page(category, name) and screen(category, name): analytics.js stores the
+    category as properties.category; it was validated and then dropped (QA).  A category the
+    properties already give stays theirs."""
+    page, screen, own = _rows([{"type": "page", "name": "Intro", "category": "Docs", "anonymousId": "a"},
+                               {"type": "screen", "name": "Cart", "category": "Shop", "anonymousId": "a",
+                                "properties": {"items": 2}},
+                               {"type": "page", "category": "Docs", "anonymousId": "a",
+                                "properties": {"category": "mine"}}])
+    assert (page["name"], page["properties"]) == ("Intro", '{"category":"Docs"}')
+    assert screen["properties"] == '{"items":2,"category":"Shop"}'
+    assert own["properties"] == '{"category":"mine"}'
