@@ -196,7 +196,12 @@ def step_clock(rq: RequestContext, sv: Services, w: Work) -> Reject | None:
     if rq.ts_bounds is None:  # once per request, not per message
         rq.ts_bounds = (rq.received_at - sv.past, rq.received_at + sv.future)
     if not rq.ts_bounds[0] <= ts <= rq.ts_bounds[1]:
-        return Reject("timestamp", clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds))
+        reason = clock.out_of_range(ts, rq.received_at, sv.max_past_days, sv.max_future_seconds)
+        if original is not None and sent_at is not None:  # the correction put it there: say so
+            ahead = (sent_at - rq.received_at).total_seconds()
+            reason += (f" once corrected for the sender's clock (sentAt {sent_at.isoformat()}, "
+                       f"{abs(ahead):.0f} s {'ahead of' if ahead >= 0 else 'behind'} the collector's)")
+        return Reject("timestamp", reason)
     ts_text = rq.received_at_text if ts is rq.received_at else _fmt(ts)
     row = w.row
     row["timestamp"] = ts_text

@@ -12,7 +12,11 @@ def corrected(timestamp: datetime | None, sent_at: datetime | None, received_at:
         return received_at
     if sent_at is None:
         return timestamp
-    return received_at - (sent_at - timestamp)
+    # The sender's clock corrected (Segment's rule): its offset is sentAt - receivedAt.  A
+    # timestamp after its own sentAt (the two read from different clocks, or a replayed
+    # batch's old sentAt) would land after the receipt: an event cannot happen after it
+    # arrived, so it is taken at the receipt.
+    return min(received_at - (sent_at - timestamp), received_at)
 
 
 def out_of_range(ts: datetime, received_at: datetime, max_past_days: int, max_future_seconds: int) -> str:

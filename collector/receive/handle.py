@@ -22,6 +22,8 @@ from collector.ops import metrics
 from collector.receive.auth import AuthError, authenticate, request_origin
 from collector.receive.body import BodyError, check_headers, decode_body, parse_json
 from collector.receive.ratelimit import RateLimiter
+from collector.validate.schema import DATETIME as _DATETIME
+from collector.validate.schema import utc as _utc
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -51,13 +53,22 @@ def refused(status: int, reason: str, headers: dict[str, str] | None = None) -> 
     return status, {"error": reason}, headers or {}
 
 
+_SENT_AT_WARNING = [{"field": "sentAt", "reason": "not a timestamp (ISO 8601, or Unix seconds or milliseconds): "
+                                                  "the messages were taken without correcting for the sender's clock"}]
+
+
 def parse_sent_at(v: Any) -> datetime | None:
-    if not isinstance(v, str):
-        return None
+    """A batch's sentAt read as a message's own sentAt is (schema.py: ISO 8601 or a Unix
+    time, a zone-less time as UTC); None when it is none of those (the caller warns)."""
+    if isinstance(v, str):
+        try:
+            ts = datetime.fromisoformat(v)
+            return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):  # not ISO, or before year 1 / after 9999 in UTC
+            pass
     try:
-        ts = datetime.fromisoformat(v)
-        return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # not a time, or before year 1 / after 9999 in UTC
+        return _utc(_DATETIME.validate_python(v))
+    except ValueError:  # pydantic's ValidationError is one
         return None
 
 
@@ -97,10 +108,11 @@ class Pending:
     """A request whose records are appended, waiting for the buffer's fsync before its
     answer (`fsync = always`): `Ingest.finish` or `Ingest.failed` then makes the answer."""
 
-    __slots__ = ("seq", "site_id", "out", "stats", "single", "cors")
+    __slots__ = ("seq", "site_id", "out", "stats", "single", "cors", "warnings")
 
     def __init__(self, seq: int, site_id: str, out: pipeline.Outcome, stats: Any, single: bool,
-                 cors: dict[str, str]):
+                 cors: dict[str, str], warnings: list[dict[str, str]] | None = None):
+        self.warnings = warnings
         self.seq = seq
         self.site_id = site_id
         self.out = out
@@ -171,10 +183,12 @@ class Ingest:
         if wait:
             return refused(429, "rate limit exceeded, retry later", {"Retry-After": str(wait), **cors})
         received_at, received_text = pipeline.received_now()
-        sent_at = doc.get("sentAt")
+        sent_raw = doc.get("sentAt")
+        sent_at = parse_sent_at(sent_raw) if sent_raw is not None else None
+        warnings = _SENT_AT_WARNING if sent_raw is not None and sent_at is None else None
         rq = pipeline.RequestContext(
             site, principal.source, received_at, peer, headers.get("user-agent", ""),
-            headers.get("sec-gpc", "").strip() == "1", parse_sent_at(sent_at) if sent_at is not None else None,
+            headers.get("sec-gpc", "").strip() == "1", sent_at,
             len(body) <= self.s.max_message_bytes, strict, received_text)
         metrics.count(metrics.RECEIVED, principal.source, len(messages))
         self._requests += 1
@@ -187,12 +201,12 @@ class Ingest:
             except OSError as e:
                 return self.failed(site.id, out, cors, e)
             if wal.policy == "always":
-                return Pending(seq, site.id, out, doc.get("stats"), kind is not None, cors)
-        return self._answer(site.id, out, doc.get("stats"), kind is not None, cors)
+                return Pending(seq, site.id, out, doc.get("stats"), kind is not None, cors, warnings)
+        return self._answer(site.id, out, doc.get("stats"), kind is not None, cors, warnings)
 
     def finish(self, p: Pending) -> Reply:
         """The answer of a Pending request once its records are on disk."""
-        return self._answer(p.site_id, p.out, p.stats, p.single, p.cors)
+        return self._answer(p.site_id, p.out, p.stats, p.single, p.cors, p.warnings)
 
     def failed(self, site_id: str, out: pipeline.Outcome, cors: dict[str, str], e: OSError) -> Reply:
         """The buffer could not take (or sync) the records: nothing was accepted."""
@@ -202,7 +216,8 @@ class Ingest:
         return refused(503, "buffer unavailable, retry later", {"Retry-After": RETRY_AFTER, **cors})
 
     @staticmethod
-    def _answer(site_id: str, out: pipeline.Outcome, stats: Any, single: bool, cors: dict[str, str]) -> Reply:
+    def _answer(site_id: str, out: pipeline.Outcome, stats: Any, single: bool, cors: dict[str, str],
+                warnings: list[dict[str, str]] | None = None) -> Reply:
         metrics.count(metrics.ACCEPTED, site_id, out.accepted)
         for r in out.rejected:
             metrics.count(metrics.REJECTED, r["field"].split(".")[0] or "(message)", 1)
@@ -218,4 +233,6 @@ class Ingest:
         result: dict[str, Any] = {"accepted": out.accepted, "rejected": out.rejected}
         if out.dropped:
             result["dropped"] = out.dropped
+        if warnings:  # what was wrong but cost no message
+            result["warnings"] = warnings
         return (400 if single and out.rejected else 200), result, cors

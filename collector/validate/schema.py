@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -33,7 +34,11 @@ Id = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=
 Text = Annotated[str, Field(max_length=8192)]
 
 
-def _utc(v: datetime | None) -> datetime | None:
+# a timestamp as the message fields take it (ISO 8601 or Unix seconds/milliseconds): a batch's sentAt
+DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def utc(v: datetime | None) -> datetime | None:
     if v is None:
         return None
     if v.tzinfo is None:  # Segment treats a zone-less ISO timestamp as UTC
@@ -109,7 +114,7 @@ class Message(BaseModel):
     context: Context | None = None
     integrations: dict[str, Any] | None = None
 
-    _utc_fields = field_validator("timestamp", "originalTimestamp", "sentAt")(_utc)
+    _utc_fields = field_validator("timestamp", "originalTimestamp", "sentAt")(utc)
 
     def _cookieless(self) -> bool:
         """A cookieless ping: the tag's page/track under denied consent carries no ids

@@ -22,3 +22,11 @@ def test_range_limits():
     assert out_of_range(R + timedelta(days=2), R, 400, 86400).startswith("timestamp more than 86400 s")
     assert "days in the past" in out_of_range(R - timedelta(days=401), R, 400, 86400)
     assert out_of_range(R - timedelta(days=399), R, 400, 86400) == ""
+
+
+def test_a_timestamp_after_its_own_sent_at_is_taken_at_the_receipt():
+    """Found in QA: sentAt 10 minutes before the timestamp put the event 10 minutes after
+    it arrived; an event cannot happen after it was received."""
+    ts = R - timedelta(minutes=1)
+    assert corrected(ts, ts - timedelta(minutes=10), R) == R
+    assert corrected(ts, ts, R) == R  # sent as it happened, on a clock 1 minute behind
