@@ -167,8 +167,11 @@ class Ingest:
                                         "message's context)", cors_headers(origin))
                 if shared:
                     messages = with_batch_context(messages, shared)
-        else:
-            messages = [{**doc, "type": kind} if doc.get("type") in (None, kind) else doc]
+        elif doc.get("type") in (None, kind):
+            messages = [{**doc, "type": kind}]
+        else:  # Segment's endpoint names the call: a body that says otherwise is a sender's mix-up
+            return refused(400, f"field 'type' is {str(doc.get('type'))[:40]!r}, but this endpoint takes {kind} "
+                                f"messages: leave type out, or post to /v1/batch", cors_headers(origin))
         body_key = doc.get("writeKey")
         try:
             principal = authenticate(self.c.keyring, headers.get("authorization"),

@@ -64,6 +64,20 @@ def test_single_endpoint_rejects_with_400_and_the_field(server):
                                      "reason": "track messages need a non-empty event name"}]
 
 
+def test_a_type_endpoint_takes_its_own_type_only(server):
+    """Found in QA: /v1/track with "type": "page" was stored as a page (keeping its event), and
+    /v1/page with "type": "track" as a track.  The endpoint names the call (Segment); a body
+    that says otherwise is a mix-up, answered as such; the same type, or none, is fine."""
+    before = count(server, "1")
+    for path, body in (("/v1/track", {"type": "page", "event": "E", "userId": "u1"}),
+                       ("/v1/p", {"type": "track", "event": "E", "userId": "u1"})):
+        r = server.post(path, body, key=server.site.write_key)
+        assert r.status_code == 400 and "this endpoint takes" in r.json()["error"], r.text
+    assert server.post("/v1/t", {"type": "track", "event": "E", "userId": "u1"}, key=server.site.write_key
+                       ).status_code == 200
+    assert count(server, "1") == before + 1
+
+
 def test_a_bad_message_never_sinks_its_batch(server):
     batch = [
         {"type": "track", "event": "Good 1", "anonymousId": "a"},
