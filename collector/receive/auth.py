@@ -101,6 +101,12 @@ def authenticate(ring: KeyRing, authorization: str | None, body_key: str | None,
                  origin: str | None, referer: str | None) -> Principal:
     key = basic_user(authorization) or body_key or query_key
     if not key:
+        if authorization and authorization.strip():  # a header we cannot read a key from: name it
+            scheme = authorization.strip().split(" ", 1)[0][:20]
+            how = "its Basic credentials are not base64 of 'key:'" if scheme.lower() == "basic" else \
+                f"the {scheme} scheme is not taken here"
+            raise AuthError(401, f"no key in the Authorization header ({how}): send the write key as HTTP Basic "
+                                 "user (empty password), or writeKey in the body")
         raise AuthError(401, "no key: send the write key as HTTP Basic user, or writeKey in the body")
     principal = ring.identify(key)
     if principal is None:

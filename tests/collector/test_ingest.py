@@ -240,6 +240,15 @@ def test_write_key_in_body_as_segment_libraries_send_it(server):
     assert r.status_code == 200 and r.json()["accepted"] == 1
 
 
+def test_an_authorization_header_without_a_readable_key_is_named(server):
+    """Found in QA: a Bearer header with the write key was answered "no key", as if none was sent."""
+    body = {"batch": [{"type": "track", "event": "k", "userId": "u"}]}
+    for header, words in ((f"Bearer {server.site.write_key}", "the Bearer scheme is not taken here"),
+                          ("Basic !!!", "not base64")):
+        r = httpx.post(server.url + "/v1/batch", json=body, headers={"authorization": header})
+        assert r.status_code == 401 and words in r.json()["error"], r.text
+
+
 def test_keys_and_origins(server):
     msg = {"batch": [{"type": "page", "anonymousId": "a"}]}
     assert server.post("/v1/batch", msg).status_code == 401
