@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.attribution.channels import CHANNEL_KINDS
 from collector.attribution.errors import RequestError
 from collector.attribution.steps import step_sql
+from collector.when import parse_when
 
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay",
           "markov", "shapley", "shapley_rate")
@@ -56,23 +57,13 @@ def _choice(doc: dict[str, Any], key: str, default: str, choices: tuple[str, ...
 
 
 def parse_time(v: Any, key: str, end: bool = False) -> datetime:
-    """ISO date or date-time (UTC unless it says otherwise).  A bare date as ``to`` means
-    the end of that day: the range is [from, to)."""
-    if not isinstance(v, str):
-        raise RequestError(key, "must be an ISO date (2024-05-01) or date-time string")
+    """ISO date or date-time (when.py).  A bare date as ``to`` means the end of that day:
+    the range is [from, to)."""
     try:
-        if len(v) == 10:
-            d = date.fromisoformat(v)
-            if not 1971 <= d.year <= 2200:
-                raise RequestError(key, "out of range (years 1971-2200)")
-            t = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            return t + timedelta(days=1) if end else t
-        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise RequestError(key, "must be an ISO date (2024-05-01) or date-time string") from None
-    if not 1971 <= t.year <= 2200:  # also keeps `to + 1 day` and `to - 30 days` in range
-        raise RequestError(key, "out of range (years 1971-2200)")
-    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+        t, bare = parse_when(v)
+    except ValueError as e:
+        raise RequestError(key, str(e)) from None
+    return t + timedelta(days=1) if end and bare else t
 
 
 def parse_request(doc: Mapping[str, Any], sites: Mapping[str, Any]) -> AttributionRequest:

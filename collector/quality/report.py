@@ -14,6 +14,7 @@ from typing import Any
 
 from collector.plans.model import Plan
 from collector.quality.alerts import label
+from collector.when import parse_when
 from collector.write.store import Store
 
 MAX_RANGE = timedelta(days=93)
@@ -31,12 +32,9 @@ def parse_range(start: str | None, end: str | None, now: datetime | None = None)
 
     def one(v: str, name: str) -> datetime:
         try:
-            t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            raise ReportError(f"'{name}' must be an ISO date or datetime, got {v!r}") from None
-        if not 1971 <= t.year <= 2200:  # keeps the default `to - 24 hours` in range
-            raise ReportError(f"'{name}' out of range (years 1971-2200), got {v!r}")
-        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+            return parse_when(v)[0]
+        except ValueError as e:
+            raise ReportError(f"'{name}' {e}, got {v!r}") from None
 
     e = one(end, "to") if end else now
     b = one(start, "from") if start else e - timedelta(hours=24)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from collector.when import parse_when
 
 CONTAINERS = ("person", "session")
 MODES = ("eventual", "strict")
@@ -160,20 +162,11 @@ def _choice(v: Any, where: str, choices: tuple[str, ...]) -> str:
 
 
 def parse_time(v: Any, where: str) -> datetime:
-    """A UTC date (YYYY-MM-DD, midnight) or an ISO datetime (naive means UTC)."""
-    if not isinstance(v, str) or not v:
-        raise SpecError(where, "must be a date (YYYY-MM-DD) or an ISO 8601 datetime")
+    """A UTC date (YYYY-MM-DD, midnight) or an ISO datetime (naive means UTC): when.py."""
     try:
-        if len(v) == 10:
-            d = date.fromisoformat(v)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        ts = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise SpecError(where, "must be a date (YYYY-MM-DD) or an ISO 8601 datetime") from None
-    ts = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
-    if not 1971 <= ts.year <= 2200:
-        raise SpecError(where, "out of range")
-    return ts
+        return parse_when(v)[0]
+    except ValueError as e:
+        raise SpecError(where, str(e)) from None
 
 
 def parse_step(doc: Any, where: str) -> Step:

@@ -100,7 +100,7 @@ def test_report_range_and_errors(loaded):
     assert empty["events"] == [] and empty["totals"]["events"] == 0
     assert get(site="nope").status_code == 404
     assert get().status_code == 400
-    assert "ISO date" in get(site=srv.site.id, **{"from": "yesterday"}).json()["error"]
+    assert "ISO 8601" in get(site=srv.site.id, **{"from": "yesterday"}).json()["error"]
     assert get(site=srv.site.id, **{"from": "2024-02-01", "to": "2024-01-01"}).status_code == 400
     assert get(site=srv.site.id, **{"from": "2020-01-01", "to": "2024-01-01"}).status_code == 400
     assert httpx.get(srv.url + "/v1/quality", params={"site": srv.site.id}).status_code == 401
