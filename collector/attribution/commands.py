@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from collector.attribution.channels import CHANNEL_KINDS
 from collector.attribution.request import CONTAINERS, MODELS
+from collector.reports.commands import read_body
 
 Api = Callable[[argparse.Namespace, str, str, Any], tuple[int, Any]]
 SHORT = {"first_touch": "first", "last_touch": "last", "last_non_direct": "last n-d", "linear": "linear",
@@ -35,12 +35,7 @@ def _report_subparsers(sub: Any) -> Any:
 
 
 def body_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if args.body:
-        raw = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
-        body = orjson.loads(raw)
-        if not isinstance(body, dict):
-            raise SystemExit("footpath: --body must hold a JSON object")
+    body = read_body(args.body)
     if args.conversion:
         body["conversion"] = args.conversion
     if args.models:

@@ -34,13 +34,39 @@ def parse_step(text: str) -> dict[str, Any]:
     return {"type": "page", "path": value} if kind == "page" else {"type": kind, "event": value}
 
 
-def _body(args: argparse.Namespace) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if args.body:
-        raw = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+def json_object(text: str) -> dict[str, Any]:
+    """An option's JSON object (argparse type): a usage error naming the problem, not a traceback."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return doc
+
+
+def read_body(name: str | None) -> dict[str, Any]:
+    """The --body FILE (- for stdin) of a report command, or {}; exits with the reason when it
+    cannot be read or is not a JSON object."""
+    if not name:
+        return {}
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as e:
+        raise SystemExit(f"footpath: --body {name}: {e.strerror or e}") from None
+    try:
         body = orjson.loads(raw)
-        if not isinstance(body, dict):
-            raise SystemExit("footpath: --body must hold a JSON object")
+    except orjson.JSONDecodeError as e:
+        raise SystemExit(f"footpath: --body {name} is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise SystemExit("footpath: --body must hold a JSON object")
+    return body
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any]:
+    body = read_body(args.body)
+    if getattr(args, "segment", None) is not None:
+        body["segment"] = args.segment
     for key in ("site", "container", "from", "to"):
         v = getattr(args, key.replace("from", "from_"), None)
         if v is not None:
@@ -95,6 +121,8 @@ def add_commands(sub: Any, api: Api) -> None:
         p.add_argument("--source", choices=("auto", "mv", "raw"), help="force the views or the raw table")
         p.add_argument("--body", help="JSON request body file (- for stdin); options override its fields")
         p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+        p.add_argument("--segment", type=json_object,
+                       help="segment as JSON, e.g. '{\"filters\": [{\"event\": \"Order Completed\"}]}'")
 
     f = rs.add_parser("fallout", help="funnel: entered, fell out, conversion, time to next step")
     common(f)
@@ -102,7 +130,6 @@ def add_commands(sub: Any, api: Api) -> None:
     f.add_argument("--window", type=int, help="conversion window in seconds (default 30 days)")
     f.add_argument("--mode", choices=("eventual", "strict"))
     f.add_argument("--breakdown", help="dimension (country_code, device_type, utm_source, ...) or properties.<key>")
-    f.add_argument("--segment", help="segment as JSON, e.g. '{\"filters\": [{\"event\": \"Order Completed\"}]}'")
 
     def run_fallout(args: argparse.Namespace) -> int:
         body = _body(args)
@@ -111,8 +138,6 @@ def add_commands(sub: Any, api: Api) -> None:
         for key, v in (("window_seconds", args.window), ("mode", args.mode), ("breakdown", args.breakdown)):
             if v is not None:
                 body[key] = v
-        if args.segment:
-            body["segment"] = orjson.loads(args.segment)
         return _call(args, api, "/v1/reports/fallout", body, _print_fallout)
 
     f.set_defaults(func=run_fallout)

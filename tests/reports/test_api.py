@@ -140,6 +140,33 @@ def test_cli_report_commands(reports_env: Env, monkeypatch: pytest.MonkeyPatch, 
     assert "no collector answers" in capsys.readouterr().err
 
 
+def test_cli_bad_options_are_usage_errors_and_paths_take_a_segment(
+        reports_env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Any) -> None:
+    """Found in QA: a bad --segment or --body ended in a Python traceback, and `report paths`
+    had no --segment although paths take segments (docs/reports.md)."""
+    monkeypatch.setenv("FOOTPATH_ADMIN_TOKEN", ADMIN)
+    monkeypatch.setenv("FOOTPATH_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FOOTPATH_CONFIG", raising=False)
+    site, rng = reports_env.sites["strict"], reports_env.range()
+    base = ["--url", reports_env.url, "report"]
+    with pytest.raises(SystemExit) as stop:
+        main(base + ["fallout", "--site", site, "--step", "page:/", "--segment", "{bad"])
+    assert stop.value.code == 2 and "--segment: not valid JSON" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{nope")
+    for body, words in ((tmp_path / "missing.json", "No such file"), (tmp_path / "bad.json", "not valid JSON")):
+        with pytest.raises(SystemExit) as stop:
+            main(base + ["paths", "--site", site, "--body", str(body)])
+        assert words in str(stop.value.code)
+    paths = base + ["paths", "--site", site, "--from", rng["from"], "--to", rng["to"], "--include", "page,track",
+                    "--json"]
+    assert main(paths) == 0
+    everyone = orjson.loads(capsys.readouterr().out)
+    nobody = {"filters": [{"type": "track", "event": "No Such Event"}]}
+    assert main(paths + ["--segment", orjson.dumps(nobody).decode()]) == 0
+    segmented = orjson.loads(capsys.readouterr().out)
+    assert everyone["nodes"] and segmented["nodes"] == []  # the segment reached the report
+
+
 @pytest.mark.parametrize("kind", ["fallout", "paths"])
 @pytest.mark.parametrize("container", ["session", "person"])
 def test_reports_are_not_cut_by_the_sql_row_limit(reports_env: Env, engine_dir: Any, kind: str,
