@@ -36,13 +36,16 @@ def parse_report(doc: dict[str, Any], sites: dict[str, Any]) -> tuple[Any, Any, 
     for k in doc:
         if k not in ("site", "experiment", "from", "to", "include_bots"):
             raise RequestError(400, k, "unknown field (allowed: site, experiment, from, to, include_bots)")
-    site = sites.get(doc.get("site")) if isinstance(doc.get("site"), str) else None
+    if not isinstance(doc.get("site"), str):
+        raise RequestError(400, "site", "required: the site id")
+    site = sites.get(doc["site"])
     if site is None:
-        raise RequestError(404 if isinstance(doc.get("site"), str) else 400, "site", f"unknown site {doc.get('site')!r}")
-    exp = registry.find(site, doc.get("experiment")) if isinstance(doc.get("experiment"), str) else None
+        raise RequestError(404, "site", f"unknown site {doc['site']!r}")
+    if not isinstance(doc.get("experiment"), str):
+        raise RequestError(400, "experiment", "required: the experiment's key")
+    exp = registry.find(site, doc["experiment"])
     if exp is None:
-        raise RequestError(404 if isinstance(doc.get("experiment"), str) else 400, "experiment",
-                           f"no experiment {doc.get('experiment')!r} in site {site.id!r}")
+        raise RequestError(404, "experiment", f"no experiment {doc['experiment']!r} in site {site.id!r}")
     now = datetime.now(UTC)
     try:
         start = parse_time(doc["from"], "from") if doc.get("from") else (exp.start or now - timedelta(days=30))
@@ -85,7 +88,10 @@ def routes(h: Any) -> list[Route]:
         site = principal.site
         if qp.get("site") and qp["site"] != site.id:
             return error(403, f"the key does not belong to site {qp['site']!r}", cors)
-        exp = registry.find(site, qp.get("experiment", ""))
+        if not qp.get("experiment"):
+            return json_response({"error": "give ?experiment= (the experiment's key)", "field": "experiment"},
+                                 400, cors)
+        exp = registry.find(site, qp["experiment"])
         if exp is None:
             return json_response({"error": f"no experiment {qp.get('experiment')!r} in site {site.id!r}",
                                   "field": "experiment"}, 404, cors)

@@ -50,6 +50,8 @@ class PersonRoutes:
             return _json({"error": "site: 1-63 of a-z 0-9 _ -"}, 400)
         if not ref or len(ref) > 1024:
             return _json({"error": "id: 1-1024 characters"}, 400)
+        if request.method == "GET" and site not in self.c.sites:  # erasure still reaches a removed site's rows
+            return _json({"error": f"unknown site {site!r}"}, 404)
         return site, ref
 
     async def _run(self, fn: Any, *args: Any) -> Response:

@@ -96,6 +96,8 @@ def test_assign_endpoint(exp_server_factory) -> None:
     assert httpx.get(url, params={**q, "site": "other"}, auth=(k.write_key, "")).status_code == 403
     assert httpx.get(url, params={**q, "experiment": "nope"}, auth=(k.write_key, "")).status_code == 404
     assert httpx.get(url, params={"experiment": "checkout-button"}, auth=(k.write_key, "")).status_code == 400
+    r = httpx.get(url, params={"anonymous_id": "a1"}, auth=(k.write_key, ""))
+    assert r.status_code == 400 and "?experiment=" in r.json()["error"], r.text
     # served to the tag with the site settings
     cfg = httpx.get(f"{srv.url}/v1/sites/{k.public_key}/config").json()
     assert cfg["experiments"]["checkout-button"] == {"variants": ["control", "green"], "weights": [50.0, 50.0]}

@@ -118,6 +118,9 @@ def test_srm_flagged_and_errors(exp_server_factory) -> None:
     h = {"Authorization": f"Bearer {ADMIN}"}
     url = srv.url + "/v1/reports/experiment"
     assert httpx.post(url, json={"site": srv.site.id, "experiment": "nope"}, headers=h).status_code == 404
+    for body, field, words in (({"site": srv.site.id}, "experiment", "required"), ({}, "site", "required")):
+        r = httpx.post(url, json=body, headers=h)  # found in QA: "no experiment None", "unknown site None"
+        assert r.status_code == 400 and r.json()["field"] == field and words in r.json()["error"], r.text
     assert httpx.post(url, json={"site": srv.site.id, "experiment": "checkout-button", "from": "x"},
                       headers=h).json()["field"] == "from"
     assert httpx.post(url, json={"site": srv.site.id, "experiment": "checkout-button"}).status_code == 401

@@ -86,7 +86,8 @@ def test_unknown_ids_missing_token_and_bad_site(server, sarah):
     assert api(server, "GET", server.site.id, "sarah", token=None).status_code == 401
     assert api(server, "GET", server.site.id, "sarah", token="wrong").status_code == 401
     assert api(server, "GET", "Bad Site!", "sarah").status_code == 400
-    assert api(server, "GET", "other-site", "sarah").status_code == 404
+    r = api(server, "GET", "other-site", "sarah")
+    assert r.status_code == 404 and r.json()["error"] == "unknown site 'other-site'"  # not "no user id" (QA)
 
 
 def test_a_shared_device_names_its_persons(server):
