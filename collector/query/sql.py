@@ -94,11 +94,14 @@ def _run(client: Client, sql: str, params: dict[str, Any] | None) -> dict[str, A
         msg = str(e)
         status = 403 if "READONLY" in msg or "readonly" in msg else 400
         reason = msg.split("Stack trace")[0].strip()[:2000]
-        if "SYNTAX_ERROR" in msg and _OWN_OUTPUT.search(sql):
+        if "SYNTAX_ERROR" in msg and (_OWN_OUTPUT.search(sql) or (_ANY_FORMAT.search(sql) and _parses(client, sql))):
             # the client appends its own FORMAT, which a user's FORMAT (pasted from
-            # clickhouse-client) makes a syntax error that points past the user's text
+            # clickhouse-client, at the end or before SETTINGS) makes a syntax error that
+            # points past the user's text
             reason = ('the statement sets its own output format (FORMAT): /v1/sql always answers JSON, '
                       '{"columns": [...], "rows": [...]}; leave that clause out')
+        elif "SYNTAX_ERROR" in msg:  # the quoted text ends in the client's own FORMAT: not the user's
+            reason = reason.replace("\n FORMAT Native", "")
         elif (missing := re.search(r"Substitution `([^`]+)` is not set", msg)):
             name = missing.group(1)
             reason += f' (give its value in "params": {{"{name}": ...}}, or as param_{name}=... in the URL)'
@@ -106,8 +109,18 @@ def _run(client: Client, sql: str, params: dict[str, Any] | None) -> dict[str, A
     return {"columns": list(result.column_names), "rows": rows}
 
 
-# a statement that ends in a clause choosing its own output
+# a statement that ends in a clause choosing its own output; one that may hold one elsewhere
 _OWN_OUTPUT = re.compile(r"(?is)\bFORMAT\s+\w+\s*;?\s*$")
+_ANY_FORMAT = re.compile(r"(?is)\bFORMAT\s+\w+")
+
+
+def _parses(client: Client, sql: str) -> bool:
+    """Whether the statement alone is valid SQL (ClickHouse's parser, formatQuery)."""
+    try:
+        client.query("SELECT formatQuery({q:String})", parameters={"q": sql})
+        return True
+    except ClickHouseError:
+        return False
 
 
 def _vet(client: Client, sql: str) -> None:
