@@ -41,6 +41,7 @@ from collector.reports.stream import Results, stream_order, ties_ordered, walk_s
 
 EXIT, ENTRY, OTHER, ROOT = "\x00exit", "\x00entry", "\x00other", "\x00root"
 SHOW = {EXIT: "(exit)", ENTRY: "(entry)", OTHER: "(other)"}
+SHOWN = frozenset(SHOW.values())
 NO_LABEL = "(none)"  # the label of a step whose path, name or event is empty (as for breakdown values)
 ANCHOR_BIT = 4  # flags bit 4 (16): the step matches start/end
 END_RANK = 4294967295  # the end marker among label ranks (UInt32); pathwalk.END
@@ -358,7 +359,9 @@ def shape(spec: PathsSpec, rows: list[Any]) -> dict[str, Any]:
     links = []
 
     def node(depth: int, label: str) -> str:
-        lab = SHOW.get(label, label)
+        # a page or event really named (exit), (entry) or (other) is shown in quotes, so it
+        # neither merges with the synthetic node of that name nor is drawn as one (QA)
+        lab = SHOW.get(label) or (f'"{label}"' if label in SHOWN else label)
         nid = f"{sign * depth}:{lab}"
         if nid not in nodes:
             nodes[nid] = {"id": nid, "depth": sign * depth, "label": lab, "count": 0}

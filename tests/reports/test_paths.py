@@ -195,3 +195,20 @@ def test_a_device_without_session_ids_is_cut_into_visits(reports_env: Env) -> No
                      ("1:/product/1", "2:/"): 1, ("1:/search", "2:(exit)"): 1, ("2:/", "3:(exit)"): 1}
     # a person is every visit of the device
     assert both(reports_env, "visits", {"container": "person", "depth": 3})["containers"] == 2
+
+
+def test_a_step_named_like_a_synthetic_node_is_shown_in_quotes() -> None:
+    """Found in QA: a track event literally named (exit) became the node 1:(exit), merged with
+    the real exits at that depth and drawn as one.  The shaping sees the engine's rows:
+    (depth, source label, target label, containers), the synthetic ones marked apart."""
+    from collector.reports import paths
+    from collector.reports.spec import parse_paths
+
+    spec = parse_paths({"site": "s", "include": ["page", "track"], "from": "2026-12-01", "to": "2026-12-02"})
+    rows = [(0, paths.ROOT, "/", 3), (1, "/", "(exit)", 2), (1, "/", paths.EXIT, 1),
+            (2, "(exit)", "(other)", 2), (2, paths.EXIT, paths.EXIT, 1)]
+    doc = paths.shape(spec, rows)
+    nodes = {n["id"]: n["count"] for n in doc["nodes"]}
+    assert nodes == {"0:/": 3, '1:"(exit)"': 2, "1:(exit)": 1, '2:"(other)"': 2, "2:(exit)": 1}
+    assert {(lk["source"], lk["target"]) for lk in doc["links"]} == {
+        ("0:/", '1:"(exit)"'), ("0:/", "1:(exit)"), ('1:"(exit)"', '2:"(other)"'), ("1:(exit)", "2:(exit)")}
