@@ -66,8 +66,10 @@ def _locate(value: Any, path: str, depth: int, lim: Limits, budget: list[int]) -
     if depth > lim.max_depth:
         raise LimitError(path, f"nested deeper than {lim.max_depth} levels")
     budget[0] -= len(items)
-    if budget[0] < 0:
-        raise LimitError(path, f"more than {lim.max_keys} keys and items")
+    if budget[0] < 0:  # the limit is on the whole object: name it, and where the count passed it
+        top = path.split(".", 1)[0]
+        where = f" (the count passed it at {path})" if path != top else ""
+        raise LimitError(top, f"more than {lim.max_keys} keys and items in all of {top}{where}")
     for k, v in items:
         if isinstance(value, dict) and len(k) > 256:
             raise LimitError(path, "key longer than 256 characters")

@@ -15,6 +15,9 @@ def test_within_limits():
 @pytest.mark.parametrize("msg,field,words", [
     ({"properties": {"a": {"b": {"c": {"d": 1}}}}}, "properties.a.b.c", "nested deeper"),
     ({"properties": {f"k{i}": i for i in range(11)}}, "properties", "more than 10 keys"),
+    # the limit is on all of properties: found in QA, it named properties.n (6 keys) alone
+    ({"properties": {**{f"k{i}": i for i in range(5)}, "n": {f"j{i}": i for i in range(6)}}}, "properties",
+     "more than 10 keys and items in all of properties (the count passed it at properties.n)"),
     ({"properties": {"s": "x" * 51}}, "properties.s", "longer than 50"),
     ({"event": "x" * 51}, "event", "longer than 50"),
     ({"properties": {str(i): "x" * 50 for i in range(9)}, "traits": {str(i): "y" * 50 for i in range(9)},
