@@ -2,12 +2,13 @@
 // submissions. Listens in the capture phase, passively: it never calls
 // preventDefault and never waits; the tag's pagehide beacon carries the event.
 // Form field values are never read; link URLs lose the site's denylisted query
-// parameters (from the settings the core cached for the tab) and their fragment.
+// parameters (from the settings the core cached for the tab, sessionStorage fp_c<key>;
+// footpath.v is the site's key) and their fragment.
 import { clean } from './url.js'
 
 const deny = () => {
   try {
-    return JSON.parse(sessionStorage.getItem('fp_c')).query_denylist.map((x) => x.toLowerCase())
+    return JSON.parse(sessionStorage.getItem('fp_c' + footpath.v)).query_denylist.map((x) => x.toLowerCase())
   } catch {
     return ['email', 'token', 'password']
   }

@@ -73,9 +73,11 @@ let cfg, // site settings, once loaded
   tab, // this tab's id, names its write-ahead queue
   before, // beforeSend hook
   pv, // page view id
+  ses, // the session, also kept here for when localStorage fails
+  cap = 48e4, // bytes of JSON per POST (the collector takes 500 KB), halved on a 413
   ref = D.referrer, // referrer for the next page view
   page = { url: L.href, title: D.title, referrer: ref }, // context.page of the current view
-  lastKey, // route of the last page view
+  lastKey = '', // path and fragment of the last page view
   lastAuto, // ... and whether the tag made it itself
   pend, // timer of an automatic page view waiting for the title to settle
   eng = 0, // engaged ms on this page view
@@ -95,15 +97,17 @@ const msg = (type, o) => ({
 // Everything goes through here: held until the site settings are known.
 const put = (m) => (cfg ? route(m) : hold.push(m))
 
-// URLs are cleaned once the denylist is known.
+// URLs are cleaned once the denylist is known; the fragment stays only with hash
+// routes, in the referrer as in the URL.
 const fix = (m) => {
   const c = m.context?.page,
-    x = c && clean(c.url, deny, COMPILE_HASH && cfg.hash_routes)
+    h = COMPILE_HASH && cfg.hash_routes,
+    x = c && clean(c.url, deny, h)
   if (x) {
     c.url = x.href
     c.path = x.pathname + x.hash
     c.search = x.search
-    c.referrer = clean(c.referrer, deny, 1)?.href || ''
+    c.referrer = clean(c.referrer, deny, h)?.href || ''
     if (m.type == 'page') m.properties = { ...c, ...m.properties }
   }
 }
@@ -114,7 +118,7 @@ const route = (m) => {
   if (state == GRANTED) release(m)
   else if (state == PENDING) {
     dropped += bounded(buf, m, PENDING_CAP)
-    set(ss, 'fp_p', buf)
+    set(ss, 'fp_p' + key, buf)
   } else if (cfg.aggregate_when_denied && m.type == 'page') {
     // Cookieless aggregate ping: no ids, no session, nothing stored, no retry (the
     // page-view id is random per view and kept nowhere).
@@ -134,13 +138,13 @@ const release = (m) => {
   if (m.type == 'reset') {
     set(ls, 'fp_u')
     set(ls, 'fp_s')
-    uid = 0
+    uid = ses = 0
     return ids(1)
   }
   if (m.type == 'identify' && m.userId) set(ls, 'fp_u', (uid = m.userId))
   const c = m.context,
-    s = tick(get(ls, 'fp_s'), Date.parse(m.timestamp), m.type == 'page' && campaign(c.page.url), uuid7)
-  set(ls, 'fp_s', s)
+    s = tick(get(ls, 'fp_s') || ses, Date.parse(m.timestamp), m.type == 'page' && campaign(c.page.url), uuid7)
+  set(ls, 'fp_s', (ses = s))
   m.anonymousId = aid
   if (uid && !m.userId) m.userId = uid
   c.sessionId = s.i
@@ -162,11 +166,13 @@ const consent = (c) => {
   state = c
   if (c == DENIED) wipe()
   // The change is an event itself, sent once consent allows it (after what waited).
-  if (c == GRANTED) start(), route(msg('track', { event: 'Consent Updated', properties: { analytics: c, previous: was } }))
+  if (c == GRANTED) start(1), route(msg('track', { event: 'Consent Updated', properties: { analytics: c, previous: was } }))
 }
 
-// Enter granted: ids, the tab's queue, and whatever waited for consent.
-const start = () => {
+// Enter granted: ids, the tab's queue, this site's record of the grant (2: the
+// visitor's own consent('granted') under GPC, which wins over GPC on later pages),
+// and whatever waited for consent.
+const start = (x) => {
   tab = get(ss, 'fp_t') || uuid7()
   set(ss, 'fp_t', tab)
   uid = get(ls, 'fp_u')
@@ -174,9 +180,10 @@ const start = () => {
   try {
     q = claim(ls, qp, qp + tab, now(), [])
   } catch {}
+  set(ls, 'fp_g' + key, x && N.globalPrivacyControl ? 2 : get(ls, 'fp_g' + key) || 1)
   buf.map(release)
   buf = []
-  set(ss, 'fp_p')
+  set(ss, 'fp_p' + key)
   flush()
 }
 
@@ -188,7 +195,7 @@ const wipe = () => {
       for (const k of Object.keys(s)) k.startsWith('fp_') && s.removeItem(k)
     } catch {}
   for (const d of ['', ...domains()]) D.cookie = 'fp_id=;path=/;max-age=0' + (d && ';domain=' + d)
-  aid = uid = 0
+  aid = uid = ses = 0
   buf = []
   q = []
 }
@@ -248,7 +255,9 @@ const flush = (hidden) => {
     q.push(...claim(ls, qp, qp + tab, t, q))
   } catch {}
   dropped += q.length - (q = prune(q, t)).length
-  const b = q.filter((x) => !x.f).slice(0, hidden ? 1e4 : BATCH),
+  let n = 0
+  // Up to BATCH events and `cap` bytes, at least one.
+  const b = q.filter((x) => !x.f).filter((x, i) => (i < (hidden ? 1e4 : BATCH) && (n += JSON.stringify(x.m).length) < cap) || !i),
     s = body(b),
     d = dropped
   if (b[0])
@@ -266,6 +275,9 @@ const flush = (hidden) => {
             busy = 0
             b.map((x) => (x.f = 0))
             if (retryable(code)) nextAt = now() + wait(++tries, ra)
+            // Too large for the collector: smaller batches, nothing dropped (a single
+            // message it refuses is dropped below).
+            else if (code == 413 && b[1]) cap = s.length / 2
             else {
               tries = nextAt = 0
               dropped += (code > 299 ? b.length : 0) - d
@@ -281,7 +293,10 @@ const flush = (hidden) => {
 
 // --- page views and engagement -----------------------------------------------
 
-const where = () => L.pathname + (COMPILE_HASH && cfg?.hash_routes ? L.hash : '')
+// The route: the path, and the fragment with hash routes. lastKey keeps both, so the
+// route of a view counted before the settings arrived is read with the site's rule.
+const here = () => L.pathname + L.hash,
+  where = (s = here()) => (COMPILE_HASH && cfg?.hash_routes ? s : s.split('#')[0])
 
 // The route changed (history API, popstate, hash, bfcache): one automatic page
 // view once the title has settled (unchanged for 150 ms, at most ~1 s). Rapid
@@ -289,7 +304,7 @@ const where = () => L.pathname + (COMPILE_HASH && cfg?.hash_routes ? L.hash : ''
 const moved = safe(() => {
   clearTimeout(pend)
   pend = 0
-  if (where() != lastKey) settle(D.title, 0)
+  if (where() != where(lastKey)) settle(D.title, 0)
 })
 const settle = (t, n) =>
   (pend = setTimeout(
@@ -298,13 +313,12 @@ const settle = (t, n) =>
   ))
 
 const view = (auto, name, props) => {
-  const k = where()
   clearTimeout(pend)
   pend = 0
   // The site called page() for a route the tag already counted: no double.
-  if (!auto && lastAuto && k == lastKey) return (lastAuto = 0)
+  if (!auto && lastAuto && where() == where(lastKey)) return (lastAuto = 0)
   COMPILE_ENGAGE && engaged()
-  lastKey = k
+  lastKey = here()
   lastAuto = auto
   pv = uuid7()
   page = { url: L.href, title: D.title, referrer: ref }
@@ -354,8 +368,16 @@ const hidden = () => {
 const init = (c) => {
   cfg = { cookie_days: 395, query_denylist: ['email', 'token', 'password'], ...c }
   deny = cfg.query_denylist.map((x) => x.toLowerCase())
-  state = initial(cfg, N.globalPrivacyControl, cookie() || get(ls, 'fp_a')?.x > now())
-  buf = get(ss, 'fp_p') || []
+  const a = get(ls, 'fp_a'),
+    // A consent call made before the tag loaded is the site's answer for this page:
+    // denied (or pending) then applies before anything is stored.
+    h = hold.find((m) => m.type == 'consent')?.c,
+    x = h?.analytics || h
+  // This site's grant; an id cookie with no record on this origin comes from a
+  // sibling subdomain (same site, cookie_domain), and counts as the grant.
+  state = initial(cfg, N.globalPrivacyControl, cookie() || a?.x > now(), get(ls, 'fp_g' + key) || (cookie() && !a))
+  state != DENIED && x != GRANTED && consent(x)
+  buf = get(ss, 'fp_p' + key) || []
   if (state == GRANTED) start()
   if (state == DENIED) wipe()
   if (cfg.autocapture)
@@ -364,11 +386,11 @@ const init = (c) => {
     else D.head.appendChild(D.createElement('script')).src = S.src.replace(/(\/t)?\/[^/]*$/, '/t/ac.js')
   hold.map(put)
   // Cached for the tab, unless the visitor said no: then nothing is stored.
-  state != DENIED && c.site && set(ss, 'fp_c', c)
+  state != DENIED && c.site && set(ss, 'fp_c' + key, c)
 }
 
 const call = (f, x, y) => {
-  if (f == 'page') typeof x == 'object' ? view(0, 0, x) : view(0, x, y)
+  if (f == 'page') typeof x == 'object' ? view(0, undefined, x) : view(0, x, y)
   if (f == 'track') emit(f, { event: x, properties: y || {} })
   if (f == 'identify') emit(f, x != null && typeof x != 'object' ? { userId: x + '', traits: y || {} } : { traits: x || y || {} })
   if (f == 'group') emit(f, { groupId: x + '', traits: y || {} })
@@ -386,12 +408,14 @@ safe(() => {
   qp = QP + key + '.'
   api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
   W.footpath = safe(call)
-  W.footpath.v = 1 // marks the real function: a second copy of the tag steps aside
+  // Marks the real function (a second copy of the tag steps aside) and names the site
+  // for the modules (t/ac.js, t/exp.js read its settings, sessionStorage fp_c<key>).
+  W.footpath.v = key
   // Calls made before the tag loaded, in order; then the automatic page view, unless
   // the site's own page() has already counted this route.
   for (const a of f?.q || []) W.footpath(...a)
   moved()
-  const c = get(ss, 'fp_c')
+  const c = get(ss, 'fp_c' + key)
   c
     ? init(c)
     : fetch(api + 'sites/' + key + '/config')
@@ -412,10 +436,12 @@ safe(() => {
   }
   on('popstate', moved)
   COMPILE_HASH && on('hashchange', moved)
-  // bfcache restore: a new page view (the queue is resent on visibilitychange)
-  on('pageshow', (e) => e.persisted && ((lastKey = 0), moved()))
+  // bfcache restore: a new page view
+  on('pageshow', (e) => e.persisted && ((lastKey = ''), moved()))
   on('pagehide', hidden)
-  on('visibilitychange', () => (D.hidden ? hidden() : busy || (q.map((x) => (x.f = 0)), flush())))
+  // Back in view: what waited is sent; what a beacon carried stays queued, unacknowledged,
+  // and is sent again only by the next page load in the tab (not on every tab switch).
+  on('visibilitychange', () => (D.hidden ? hidden() : flush()))
   if (COMPILE_ENGAGE) {
     // Input that counts as activity (a tap on a touch screen also fires mousemove).
     for (const t of ['mousemove', 'keydown', 'scroll', 'focus', 'blur', 'visibilitychange']) on(t, act)

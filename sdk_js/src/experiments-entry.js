@@ -32,8 +32,8 @@ const get = (s, k) => {
 
 // undefined: the tag has not started in this tab yet (or consent is denied: it never does)
 const decide = (key) => {
-  const c = get(ss, 'fp_c'),
-    f = W.footpath
+  const f = W.footpath,
+    c = get(ss, 'fp_c' + f?.v) // the tag's settings for its site (footpath.v is the key)
   if (!c || !f?.v) return
   const e = c.experiments?.[key]
   if (!e) return null

@@ -1,12 +1,17 @@
 // URL hygiene: drop denylisted query parameters (names compared case-insensitively)
-// and, unless the site uses hash routes, the fragment. utm_* and click ids stay in
-// the URL: the collector parses campaigns from context.page.url.
+// and, unless the site uses hash routes, the fragment; with hash routes the query of
+// the fragment (#/login?email=...) loses them too. utm_* and click ids stay in the
+// URL: the collector parses campaigns from context.page.url.
+const strip = (p, deny) => [...p.keys()].filter((k) => deny.includes(k.toLowerCase()) && (p.delete(k), 1))[0]
+
 export const clean = (u, deny, hash) => {
   try {
     const x = new URL(u),
-      p = x.searchParams
-    for (const k of [...p.keys()]) if (deny.includes(k.toLowerCase())) p.delete(k)
-    if (!hash) x.hash = ''
+      h = x.hash,
+      i = h.indexOf('?'),
+      p = new URLSearchParams(h.slice(i))
+    strip(x.searchParams, deny)
+    x.hash = !hash ? '' : i > 0 && strip(p, deny) ? h.slice(0, i) + (p + '' && '?' + p) : h
     return x
   } catch {}
 }

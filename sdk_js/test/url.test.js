@@ -53,3 +53,12 @@ test('different campaigns give different keys, the same campaign the same key', 
   assert.notEqual(a, b)
   assert.equal(a, a2)
 })
+
+test('with hash routes the query inside the fragment loses denylisted parameters too', () => {
+  const h = clean('https://s.example/app?x=1#/login?email=bob%40x.com&next=%2Fa&TOKEN=s3cret', DENY, true)
+  assert.equal(h.href, 'https://s.example/app?x=1#/login?next=%2Fa')
+  assert.equal(clean('https://s.example/#/login?email=bob&token=t', DENY, true).href, 'https://s.example/#/login')
+  // Nothing denylisted: the fragment is left exactly as it was.
+  assert.equal(clean('https://s.example/#/p?q=a%20b&x', DENY, true).href, 'https://s.example/#/p?q=a%20b&x')
+  assert.equal(clean('https://s.example/#/p', DENY, true).href, 'https://s.example/#/p')
+})

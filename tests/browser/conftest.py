@@ -116,7 +116,9 @@ class Tab:
     def has_cached_config(self) -> bool:
         # A page whose storage throws (test_the_tag_never_throws_into_the_page) has none:
         # the check must not throw before the /config response has been seen.
-        return bool(self.js("() => { try { return sessionStorage.getItem('fp_c') } catch (e) { return null } }"))
+        # The cache is per site: fp_c<public key>.
+        return bool(self.js("() => { try { return Object.keys(sessionStorage).some((k) => k.startsWith('fp_c')) }"
+                            " catch (e) { return false } }"))
 
     def queued(self, key: str = "pk_test") -> list[str]:
         """messageIds in the write-ahead queues of site `key` (localStorage fp_q<key>.<tab>)."""

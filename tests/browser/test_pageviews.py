@@ -5,6 +5,9 @@ restores, campaign parameters kept and denylisted parameters stripped."""
 
 from __future__ import annotations
 
+import json
+import time
+
 from .conftest import rows, wait_rows
 
 GRANT = "() => footpath('consent', {analytics: 'granted'})"
@@ -180,3 +183,84 @@ def test_calls_right_after_load_follow_the_page_view_they_belong_to(live_collect
         ("page", ""), ("track", "Early Bird"), ("track", "Consent Updated")]
     assert got[0]["page_view_id"] == got[1]["page_view_id"] == got[2]["page_view_id"]
     assert [r["seq"] for r in got] == [1, 2, 3]
+
+
+def test_page_call_with_only_properties_sends_them_and_no_name(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    tab.open("/__fixtures__/spa.html")
+    tab.wait_tag()
+    tab.js(GRANT)
+    tab.sleep(SETTLE)
+    # footpath('page', [name], [properties]): a router hook that passes properties only.
+    tab.js("() => { history.pushState({}, '', '/__fixtures__/spa/cart'); footpath('page', {section: 'cart'}) }")
+    tab.sleep(SETTLE)
+    tab.js("() => footpath('track', 'End')")
+    wait_rows(live_collector, 1, "event = 'End'")
+    sent = [m for m in tab.sent() if m["type"] == "page" and m["properties"].get("section")]
+    assert len(sent) == 1 and "name" not in sent[0], sent
+    views = rows(live_collector, "type = 'page'")
+    assert [(v["path"], v["name"], v["properties"].get("section")) for v in views] == [
+        ("/__fixtures__/spa.html", "", None), ("/__fixtures__/spa/cart", "", "cart")]
+
+
+def test_hash_routes_lose_denylisted_parameters_inside_the_fragment(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"hash_routes": True, "consent_default": "granted"})
+    tab = tab_factory(lc.url)
+    tab.open("/__fixtures__/spa.html#/home")
+    tab.wait_tag()
+    tab.sleep(SETTLE)
+    tab.js("() => { location.hash = '#/login?email=bob%40x.example&next=%2Fcart&Token=s3cret' }")
+    tab.sleep(SETTLE)
+    tab.js("() => { location.hash = '#/account' }")
+    tab.sleep(SETTLE)
+    tab.js("() => footpath('track', 'End')")
+    wait_rows(lc, 1, "event = 'End'")
+    base = lc.url + "/__fixtures__/spa.html"
+    views = rows(lc, "type = 'page'")
+    assert [(v["path"], v["url"], v["referrer"]) for v in views] == [
+        ("/__fixtures__/spa.html#/home", base + "#/home", ""),
+        ("/__fixtures__/spa.html#/login?next=%2Fcart", base + "#/login?next=%2Fcart", base + "#/home"),
+        ("/__fixtures__/spa.html#/account", base + "#/account", base + "#/login?next=%2Fcart"),
+    ]
+    body = " ".join(b for r in tab.records if r["kind"] in ("fetch", "beacon") for b in [r["body"] or ""])
+    assert "bob" not in body and "s3cret" not in body
+
+
+def test_without_hash_routes_the_referrer_loses_the_fragment_too(live_collector, tab_factory):
+    tab = tab_factory(live_collector.url)
+    # An OAuth implicit-flow return: the token is in the fragment.
+    tab.open("/__fixtures__/page.html?x=1#access_token=ya29.SECRET&state=abc")
+    tab.wait_tag()
+    tab.js(GRANT)
+    tab.sleep(SETTLE)
+    tab.js("() => history.pushState({}, '', '/__fixtures__/app/home')")
+    tab.sleep(SETTLE)
+    tab.js("() => footpath('track', 'End')")
+    wait_rows(live_collector, 1, "event = 'End'")
+    views = rows(live_collector, "type = 'page'")
+    page = live_collector.url + "/__fixtures__/page.html?x=1"
+    assert [(v["url"], v["referrer"]) for v in views] == [
+        (page, ""), (live_collector.url + "/__fixtures__/app/home", page)]
+    assert "SECRET" not in json.dumps(tab.sent())
+
+
+def test_hash_route_site_with_slow_settings_counts_the_first_view_once(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"hash_routes": True, "consent_default": "granted"})
+    tab = tab_factory(lc.url)
+
+    def slow(route):  # the settings arrive after the first view has settled
+        time.sleep(0.5)
+        route.continue_()
+
+    tab.page.route("**/v1/sites/**", slow)
+    tab.open("/__fixtures__/spa.html#/a")
+    tab.wait_tag()
+    tab.sleep(SETTLE)
+    tab.js("() => history.replaceState(null, '', location.pathname + '?sort=price' + location.hash)")  # query only
+    tab.sleep(SETTLE)
+    tab.js("() => { location.hash = '#/b' }")
+    tab.sleep(SETTLE)
+    tab.js("() => footpath('track', 'End')")
+    wait_rows(lc, 1, "event = 'End'")
+    assert [v["path"] for v in rows(lc, "type = 'page'")] == [
+        "/__fixtures__/spa.html#/a", "/__fixtures__/spa.html#/b"]

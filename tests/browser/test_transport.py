@@ -142,14 +142,17 @@ def test_429_retry_after_is_honoured_and_nothing_is_lost(live_collector_factory,
 
 def test_a_4xx_is_not_retried_and_is_counted_as_dropped(live_collector, tab_factory):
     lc = live_collector
-    tab = granted_page(lc, tab_factory)  # the visitor has consented: the id cookie exists
+    tab = granted_page(lc, tab_factory)  # the visitor has consented to pk_test
     tab.open("/__fixtures__/wrongkey.html")
     tab.page.wait_for_function("() => window.footpath && window.footpath.v")
-    tab.js("() => footpath('track', 'Refused')")
+    # Consent is per site: the visitor grants this one too, then an event.
+    tab.js("() => { footpath('consent', 'granted'); footpath('track', 'Refused') }")
     wait_for(lambda: any(s in (401, 403) for _, s, _ in tab.responses), 10, "the collector to refuse the key")
     tab.sleep(4)  # a retry would have happened by now
     refused = [b for b in tab.batches() if b.get("writeKey") == "pk_nobody"]
-    assert [[m.get("event") for m in b["batch"]] for b in refused] == [[None, "Refused"]]  # page view, track
+    # The held page view (flushed at the grant), then Consent Updated and the track: each
+    # refused once, never retried.
+    assert [[m.get("event") for m in b["batch"]] for b in refused] == [[None], ["Consent Updated", "Refused"]]
     assert tab.queued("pk_nobody") == []
     # The other site on this origin kept its own queue and sends on as before.
     tab.open("/__fixtures__/page.html")
@@ -188,3 +191,75 @@ def test_the_tag_works_from_another_origin(live_collector, tab_factory):
     assert [c["domain"] for c in tab.cookies() if c["name"] == "fp_id"] == ["localhost"]
     assert all(s == 200 for _, s, _ in tab.responses)
     wait_for(lambda: tab.queued() == [], 10, "acknowledgements read across origins")
+
+
+def test_large_events_go_in_batches_under_the_collector_body_limit(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted"})
+    tab = tab_factory(lc.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    wait_rows(lc, 1)
+    # 20 events of ~29 KB: each within the 32 KB message limit (and 8 KB a string),
+    # 570 KB together, over the 500 KB a request may carry.
+    tab.js("() => { const s = 'x'.repeat(7000); for (let i = 0; i < 20; i++) footpath('track', 'Huge', {i, a: s, b: s, c: s, d: s}) }")
+    got = exactly_once(lc, "event = 'Huge'", 20)
+    assert sorted(r["properties"]["i"] for r in got) == list(range(20))
+    assert {s for _, s, _ in tab.responses} == {200}
+    assert max(len(r["body"]) for r in tab.records if r["kind"] == "fetch" and r["url"].endswith("/v1/batch")) < 500 * 1024
+
+
+def test_a_413_splits_the_batch_instead_of_dropping_it(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted"}, env={"FOOTPATH_MAX_BATCH_BYTES": "100000"})
+    tab = tab_factory(lc.url)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    wait_rows(lc, 1)
+    tab.js("() => { const s = 'y'.repeat(8000); for (let i = 0; i < 12; i++) footpath('track', 'Big', {i, a: s, b: s}) }")
+    got = exactly_once(lc, "event = 'Big'", 12)
+    assert sorted(r["properties"]["i"] for r in got) == list(range(12))
+    assert 413 in {s for _, s, _ in tab.responses}  # the first try was too large for this collector
+    wait_for(lambda: tab.queued() == [], 10, "the queue to empty")
+    assert all(b["stats"]["dropped"] == 0 for b in tab.batches())
+
+
+def test_what_a_beacon_carried_is_not_sent_again_on_every_tab_switch(live_collector, tab_factory):
+    tab = granted_page(live_collector, tab_factory)
+    flip = """(h) => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => h})
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => h ? 'hidden' : 'visible'})
+        document.dispatchEvent(new Event('visibilitychange', {bubbles: true}))
+    }"""
+    tab.js("() => footpath('track', 'Before Switch')")  # then the tab is switched away at once
+    tab.js(flip, True)
+    tab.js(flip, False)
+    tab.sleep(0.5)
+    tab.js(flip, True)
+    tab.js(flip, False)
+    tab.sleep(2.5)
+    carried = [(r["kind"], m["event"]) for r in tab.records if r["kind"] in ("fetch", "beacon")
+               and r["url"].endswith("/v1/batch") for m in json.loads(r["body"])["batch"] if m.get("event") == "Before Switch"]
+    assert carried == [("beacon", "Before Switch")]
+    exactly_once(live_collector, "event = 'Before Switch'", 1)
+
+
+NO_STORAGE = """for (const k of ['localStorage', 'sessionStorage'])
+    Object.defineProperty(window, k, {get() { throw new DOMException('blocked', 'SecurityError') }})"""
+
+
+def test_without_web_storage_the_session_lasts_for_the_page(live_collector_factory, tab_factory):
+    lc = live_collector_factory(site_extra={"consent_default": "granted"})
+    tab = tab_factory(lc.url)
+    tab.context.add_init_script(NO_STORAGE)
+    tab.open("/__fixtures__/page.html")
+    tab.wait_tag()
+    tab.js("() => footpath('track', 'One')")
+    tab.sleep(1.2)
+    tab.js("() => { footpath('track', 'Two'); history.pushState({}, '', '/__fixtures__/no-storage/2') }")
+    tab.sleep(1)
+    tab.js("() => footpath('track', 'Three')")
+    got = wait_rows(lc, 5, "event != 'Page Engaged'")
+    assert [(r["type"], r["event"]) for r in got] == [
+        ("page", ""), ("track", "One"), ("track", "Two"), ("page", ""), ("track", "Three")]
+    assert len({r["session_id"] for r in got}) == 1 and got[0]["session_id"]
+    assert [r["seq"] for r in got] == sorted(r["seq"] for r in got) and len({r["seq"] for r in got}) == 5
+    assert tab.errors == []
