@@ -61,6 +61,41 @@ def other_tables(client: Client) -> dict[str, frozenset[str]]:
 ROW_JSON = {c: f"JSONExtractString(row, '{c}')" for c in ("user_id", "anonymous_id", "previous_id")}
 
 
+def example_tables(client: Client) -> list[tuple[str, bool]]:
+    """Aggregates that keep one example message per row by its message id, not by person
+    (quality_violations_hourly: its `example` is the offending value, which may be the
+    person's email): (table, whether it has the example text too)."""
+    rows = client.query(
+        "SELECT table, groupArray(name) FROM system.columns WHERE database = 'footpath' "
+        "AND table IN (SELECT name FROM system.tables WHERE database = 'footpath' AND engine LIKE '%MergeTree') "
+        "GROUP BY table HAVING has(groupArray(name), 'example_message_id') AND has(groupArray(name), 'site_id')"
+    ).result_rows
+    return sorted((t, "example" in cols) for t, cols in rows)
+
+
+def _scrub_examples(client: Client, site: str, ev_cond: str, ev_params: dict[str, Any], dry_run: bool
+                    ) -> dict[str, int]:
+    """Blanks the examples taken from the person's messages (before those are deleted): the
+    counts stay, the text and the message id go.  Rows per table."""
+    ids = [r[0] for r in client.query(f"SELECT DISTINCT message_id FROM footpath.events WHERE {ev_cond}",
+                                      parameters=ev_params).result_rows]
+    out: dict[str, int] = {}
+    if not ids:
+        return out
+    params = {"x_site": site, "x_ids": ids}
+    cond = "site_id = {x_site:String} AND example_message_id IN {x_ids:Array(String)}"
+    for table, has_text in example_tables(client):
+        name = f"footpath.`{table}`"
+        n = _count(client, name, cond, params)
+        if n:
+            out[table] = n
+            if not dry_run:
+                blank = "example = '', example_message_id = ''" if has_text else "example_message_id = ''"
+                client.command(f"ALTER TABLE {name} UPDATE {blank} WHERE {cond}", parameters=params,
+                               settings=MUTATION)
+    return out
+
+
 def _other_condition(person: Person, cols: frozenset[str]) -> tuple[str, dict[str, Any]]:
     if {"user_id", "anonymous_id", "timestamp"} <= cols:
         return event_condition(person, cols)
@@ -122,6 +157,10 @@ def erase(client: Client, site: str, ref: str, dry_run: bool = False) -> dict[st
         "shared_anonymous_ids": person.shared, "deleted": {**counts, "other": other},
         "not_erased": failed, "notes": NOTES,
     }
+    try:  # before the events go: they name the examples' message ids
+        result["examples_blanked"] = _scrub_examples(client, site, ev_cond, ev_params, dry_run)
+    except Exception as e:  # noqa: BLE001 - reported, as for the other tables
+        failed.append({"table": "(examples)", "reason": str(e).split("\n")[0][:300]})
     if dry_run:
         return result
     _delete(client, "footpath.events", ev_cond, ev_params)

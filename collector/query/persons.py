@@ -33,6 +33,9 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
+_YES, _NO = ("1", "true", "yes"), ("0", "false", "no", "")
+
+
 class PersonRoutes:
     def __init__(self, handlers: Any):
         self.h = handlers  # collector.app.Handlers: admin_ok, and .c the Collector
@@ -89,7 +92,12 @@ class PersonRoutes:
         checked = self._check(request)
         if isinstance(checked, Response):
             return checked
-        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        # only a value read as yes or no: a mistyped one must not erase for real (QA)
+        flag = request.query_params.get("dry_run", "false").lower()
+        if flag not in _YES + _NO:
+            return _json({"error": f"dry_run: {flag[:20]!r} is not one of 1, true, yes, 0, false, no",
+                          "field": "dry_run"}, 400)
+        dry_run = flag in _YES
         c = self.c
 
         def run(site: str, ref: str) -> dict[str, Any]:

@@ -109,6 +109,10 @@ def test_an_anonymous_person_and_a_dry_run(server):
     r = api(server, "DELETE", server.site.id, anon, dry_run="1")
     assert r.status_code == 200 and r.json()["dry_run"] is True and r.json()["deleted"]["events"] == 3
     assert counts(server, [anon])["events"] == 3
+    for flag in ("maybe", "on", "y"):  # found in QA: any value but 1/true/yes erased for real
+        r = api(server, "DELETE", server.site.id, anon, dry_run=flag)
+        assert r.status_code == 400 and r.json()["field"] == "dry_run", r.text
+    assert counts(server, [anon])["events"] == 3
     r = api(server, "DELETE", server.site.id, "a:" + anon)
     assert r.status_code == 200 and r.json()["deleted"]["events"] == 3 and r.json()["kind"] == "anonymous"
     assert counts(server, [anon])["events"] == 0

@@ -154,3 +154,30 @@ def test_plan_path_is_relative_to_the_config_file(tmp_path: Path):
                                               "tracking_plan": "plans/shop.json", "plan_mode": "strip"}])
     (site,) = load_settings(str(cfg), env={}).sites
     assert (site.tracking_plan, site.plan_mode) == (str(tmp_path / "plans" / "shop.json"), "strip")
+
+
+def test_erasure_blanks_the_quality_examples_taken_from_the_persons_messages(server_factory, plan_file):
+    """Found in QA: quality_violations_hourly keeps one example per row (the offending value:
+    an email, an order id) by message id, not by person, so an erased person's values stayed
+    in /v1/quality.  Erasure now blanks the examples of the person's messages; the counts stay."""
+    srv = server_factory({"tracking_plan": str(plan_file), "plan_mode": "observe"})
+    key = srv.site.write_key
+    erin, other = order(1, order_id="erin-secret-order"), order(2, total="other-bad")
+    assert srv.post("/v1/batch", {"batch": [erin, other]}, key=key).json()["accepted"] == 2
+    srv.flush()
+    table = "footpath.quality_violations_hourly"
+
+    def examples():
+        return sorted(srv.sql(f"SELECT example, example_message_id, sum(violations) FROM {table} WHERE site_id = "
+                              "{s:String} GROUP BY example, example_message_id", {"s": srv.site.id}))
+
+    before = examples()
+    assert any("erin-secret-order" in e for e, _, _ in before)
+    dry = httpx.delete(f"{srv.url}/v1/persons/{srv.site.id}/u1", params={"dry_run": "1"}, headers=AUTH).json()
+    assert dry["examples_blanked"] == {"quality_violations_hourly": 1} and examples() == before
+    done = httpx.delete(f"{srv.url}/v1/persons/{srv.site.id}/u1", headers=AUTH, timeout=60).json()
+    assert done["examples_blanked"] == {"quality_violations_hourly": 1}
+    after = examples()
+    assert not any("erin-secret-order" in e or m == erin["messageId"] for e, m, _ in after)
+    assert any("other-bad" in e for e, _, _ in after)  # another person's example stays
+    assert sum(n for *_, n in after) == sum(n for *_, n in before)  # the counts stay
