@@ -73,6 +73,9 @@ class PlanRegistry:
                 digest = hashlib.sha256(data).hexdigest()
                 e.stat = key
                 if e.plan is not None and e.plan.digest == digest:
+                    if e.error:  # the plan in force is back in the file: its error is over (QA)
+                        e.error = ""
+                        log.info("tracking plan %s is version %d again", path, e.plan.version)
                     return e  # touched, not changed
                 plan = parse_plan(parse_text(data, path), path, digest)
             except (PlanError, OSError) as err:
@@ -95,8 +98,11 @@ class PlanRegistry:
         e.error = reason
 
     def status(self, path: str) -> dict[str, Any]:
-        """For the quality report and the plan API."""
-        e = self.refresh(path) if path not in self._entries else self._entries[path]
+        """For the quality report and the plan API: the file checked as get() would (at most
+        once per interval), so an edit shows without traffic (it waited for a message; QA)."""
+        e = self._entries.get(path)
+        if e is None or time.monotonic() - e.checked >= self.interval:
+            e = self.refresh(path)
         p = e.plan
         return {"path": path, "version": p.version if p else None, "digest": p.digest[:16] if p else None,
                 "events": sorted(p.events) if p else [], "page": bool(p and p.page),

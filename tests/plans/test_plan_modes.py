@@ -181,3 +181,23 @@ def test_erasure_blanks_the_quality_examples_taken_from_the_persons_messages(ser
     assert not any("erin-secret-order" in e or m == erin["messageId"] for e, m, _ in after)
     assert any("other-bad" in e for e, _, _ in after)  # another person's example stays
     assert sum(n for *_, n in after) == sum(n for *_, n in before)  # the counts stay
+
+
+def test_the_plan_status_follows_the_file_without_traffic_and_a_restored_file_clears_the_error(
+        server_factory, plan_file):
+    """Found in QA: GET /v1/plans showed a stale plan until a message came, and a broken file
+    put back as it was (same bytes as the plan in force) kept its error for good."""
+    srv = server_factory({"tracking_plan": str(plan_file), "plan_mode": "observe"}, plan_reload_ms=0)
+
+    def status():
+        return httpx.get(srv.url + "/v1/plans", params={"site": srv.site.id}, headers=AUTH).json()["plan"]
+
+    assert status()["version"] == 1 and status()["error"] is None
+    write_plan(plan_file, plan_doc(version=2))
+    assert status()["version"] == 2  # no message sent
+    good = plan_file.read_bytes()
+    plan_file.write_text('{"version": 3, "events": {')
+    broken = status()
+    assert broken["version"] == 2 and "not valid JSON" in broken["error"]
+    plan_file.write_bytes(good)
+    assert status() == {**broken, "error": None}
