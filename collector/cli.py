@@ -86,12 +86,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                      quiet=args.public_port is not None)
     except ConfigError as e:
         return _fail(f"bad configuration: {e}")
+    if args.public_port is None and (busy := _in_use(settings)):  # not a --workers child: its parent checked
+        return _fail(f"another collector is running on {busy} (its write-ahead buffer is locked): stop it, or "
+                     "give this one another --data-dir")
     logs.setup(settings.log_format)
     uv = {**UVICORN_OPTIONS, "timeout_graceful_shutdown": 10, "limit_concurrency": args.limit_concurrency}
     if args.workers <= 1:
         uvicorn.run(build_app(settings), host=args.host, port=args.port, **uv)
         return 0
     return _serve_workers(args, settings, uv)
+
+
+def _in_use(settings: Settings) -> str | None:
+    """The data directory, when a running collector holds its buffer (the lock every collector
+    takes for its lifetime, collector/buffer/wal.py); else None."""
+    import fcntl
+
+    lock = Path(settings.buffer_dir) / "w0.lock"
+    if not lock.is_file():
+        return None
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except BlockingIOError:
+        return str(Path(settings.data_dir).resolve())
+    finally:
+        os.close(fd)
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, uv: dict[str, Any]) -> int:
@@ -150,6 +172,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             for st in statements:
                 print(st.rstrip(";") + ";\n")
         return 0
+    if settings.effective_clickhouse_url.startswith("chdb://") and (busy := _in_use(settings)):
+        return _fail(f"the collector running on {busy} owns its embedded engine and applied the migrations when "
+                     "it started; `footpath migrate` is for a stopped collector or a ClickHouse server")
     applied = apply_migrations(connect(settings.effective_clickhouse_url), cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
@@ -157,11 +182,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     try:
-        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+        settings = load_settings(args.config, overrides={"data_dir": args.data_dir}, sites=False)
     except ConfigError as e:
         raise SystemExit(_fail(f"bad configuration: {e}")) from None
     url = (args.url or os.environ.get("FOOTPATH_URL") or "http://127.0.0.1:8000").rstrip("/")
     token = _admin_token(settings)
+    if not token:
+        raise SystemExit(_fail(f"no admin token: set FOOTPATH_ADMIN_TOKEN (or admin_token in the config), or "
+                               f"point --data-dir at the collector's data directory (no admin_token file in "
+                               f"{Path(settings.data_dir).resolve()})"))
     try:
         r = httpx.request(method, url + path, content=orjson.dumps(body) if body is not None else None,
                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
@@ -196,9 +225,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="footpath", description="Footpath collector and tools",
                                 epilog="Settings: `footpath settings` lists every setting and its variable.")
-    p.add_argument("--config", help="TOML config file (default $FOOTPATH_CONFIG)")
-    p.add_argument("--data-dir", help="data directory (default $FOOTPATH_DATA_DIR or ./data)")
-    p.add_argument("--url", help="collector URL for admin commands (default $FOOTPATH_URL or http://127.0.0.1:8000)")
+    for flag, help_text in GLOBAL_OPTIONS:
+        p.add_argument(flag, help=help_text)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the collector")
     s.add_argument("--host", default="127.0.0.1")
@@ -235,13 +263,36 @@ def parser() -> argparse.ArgumentParser:
     from collector.experiments.commands import add_commands as add_experiment_commands
 
     add_experiment_commands(sub, _api)  # report experiment (collector/experiments/commands.py)
+    _global_options_everywhere(p)
     return p
+
+
+GLOBAL_OPTIONS = (("--config", "TOML config file (default $FOOTPATH_CONFIG)"),
+                  ("--data-dir", "data directory (default $FOOTPATH_DATA_DIR or ./data)"),
+                  ("--url", "collector URL for admin commands (default $FOOTPATH_URL or http://127.0.0.1:8000)"))
+
+
+def _global_options_everywhere(p: argparse.ArgumentParser) -> None:
+    """--config, --data-dir and --url after the command too (`footpath serve --config F`, as
+    ARCHITECTURE.md writes it); given there, they override the ones before it."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if not any(isinstance(a, argparse._SubParsersAction) for a in child._actions):
+                    have = {o for a in child._actions for o in a.option_strings}
+                    for flag, help_text in GLOBAL_OPTIONS:
+                        if flag not in have:
+                            child.add_argument(flag, default=argparse.SUPPRESS, help=help_text)
+                _global_options_everywhere(child)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # Subcommand options may also be given before the subcommand; both spellings work.
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `footpath migrate --print | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

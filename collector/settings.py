@@ -160,7 +160,7 @@ class Settings:
 
 def _coerce(spec: Spec, value: Any, origin: str) -> Any:
     if spec.kind is int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ConfigError(f"{origin}: setting {spec.name!r} must be an integer, got {value!r}")
         try:
             return int(value)
@@ -171,46 +171,63 @@ def _coerce(spec: Spec, value: Any, origin: str) -> Any:
     return value
 
 
-def _validate(s: Settings) -> None:
+# Integer settings by the least value that makes sense (0 where the help gives 0 a meaning:
+# off, unlimited, none kept, at once); every int setting is in one of the two.
+POSITIVE = ("flush_rows", "flush_ms", "fsync_ms", "max_message_bytes", "max_batch_bytes", "max_depth", "max_keys",
+            "max_string", "buffer_max_bytes", "segment_bytes", "sql_max_seconds", "sql_max_rows",
+            "sql_max_memory", "max_past_days")
+NOT_NEGATIVE = ("rejected_keep_per_minute", "rejected_keep_days", "max_future_seconds", "dedup_capacity",
+                "ua_cache_size", "plan_reload_ms", "quality_interval_s", "alert_resolve_minutes",
+                "webhook_retry_minutes")
+
+
+def _validate(s: Settings, origins: dict[str, str] | None = None) -> None:
+    """Raises ConfigError naming the setting and where its value came from (origins: the
+    config file, the environment variable or the command line; absent: the default)."""
+    def bad(name: str, what: str) -> ConfigError:
+        where = (origins or {}).get(name)
+        return ConfigError(f"{where + ': ' if where else ''}setting {name!r} {what}")
+
     if s.fsync not in ("always", "interval", "off"):
-        raise ConfigError(f"setting 'fsync' must be always, interval or off, got {s.fsync!r}")
+        raise bad("fsync", f"must be always, interval or off, got {s.fsync!r}")
     if s.insert_format not in ("native", "json"):
-        raise ConfigError(f"setting 'insert_format' must be native or json, got {s.insert_format!r}")
+        raise bad("insert_format", f"must be native or json, got {s.insert_format!r}")
     if s.log_format not in ("json", "text"):
-        raise ConfigError(f"setting 'log_format' must be json or text, got {s.log_format!r}")
-    for name in ("flush_rows", "flush_ms", "max_message_bytes", "max_batch_bytes", "max_depth",
-                 "max_keys", "max_string", "buffer_max_bytes", "segment_bytes", "sql_max_seconds"):
+        raise bad("log_format", f"must be json or text, got {s.log_format!r}")
+    for name in POSITIVE:
         if getattr(s, name) <= 0:
-            raise ConfigError(f"setting {name!r} must be positive, got {getattr(s, name)}")
-    for name in ("rejected_keep_per_minute", "rejected_keep_days"):
+            raise bad(name, f"must be positive, got {getattr(s, name)}")
+    for name in NOT_NEGATIVE:
         if getattr(s, name) < 0:
-            raise ConfigError(f"setting {name!r} must be 0 or more, got {getattr(s, name)}")
+            raise bad(name, f"must be 0 or more, got {getattr(s, name)}")
     url = s.effective_clickhouse_url
     if not url.startswith(("chdb://", "http://", "https://")):
-        raise ConfigError(f"setting 'clickhouse_url' must start with chdb://, http:// or https://, got {url!r}")
+        raise bad("clickhouse_url", f"must start with chdb://, http:// or https://, got {url!r}")
     if s.clickhouse_cluster:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s.clickhouse_cluster):
-            raise ConfigError(f"setting 'clickhouse_cluster' must be a cluster name (letters, digits, _), "
-                              f"got {s.clickhouse_cluster!r}")
+            raise bad("clickhouse_cluster", f"must be a cluster name (letters, digits, _), got {s.clickhouse_cluster!r}")
         if url.startswith("chdb://"):
-            raise ConfigError("setting 'clickhouse_cluster' needs a ClickHouse server (clickhouse_url = "
-                              "http://...): the embedded engine is one node")
+            raise bad("clickhouse_cluster", "needs a ClickHouse server (clickhouse_url = http://...): the embedded "
+                                            "engine is one node")
     try:
         s.proxy_networks  # noqa: B018 - parse once to fail at start, not per request
     except ValueError as e:
-        raise ConfigError(f"setting 'trusted_proxies': {e}") from None
+        raise bad("trusted_proxies", f"is not valid: {e}") from None
     for name in ("geoip_city_db", "geoip_asn_db"):
         p = getattr(s, name)
         if p and not Path(p).is_file():
-            raise ConfigError(f"setting {name!r}: file not found: {p}")
+            raise bad(name, f"names a file that is not there: {p}")
 
 
 def load_settings(config_path: str | None = None, env: dict[str, str] | None = None,
-                  overrides: dict[str, Any] | None = None) -> Settings:
+                  overrides: dict[str, Any] | None = None, sites: bool = True) -> Settings:
     """Defaults, then the config file's [settings] table, then FOOTPATH_* variables, then
-    explicit overrides (CLI flags).  Raises ConfigError naming the bad field."""
+    explicit overrides (CLI flags).  Raises ConfigError naming the bad field.  sites=False
+    leaves the [[site]] tables (and their plan files) unread: the admin commands need only
+    the settings, and must work while a site's plan file is broken."""
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # where each value came from, for the errors
     path = config_path or env.get("FOOTPATH_CONFIG", "")
     doc: dict[str, Any] = {}
     if path:
@@ -221,6 +238,8 @@ def load_settings(config_path: str | None = None, env: dict[str, str] | None = N
             doc = tomllib.loads(p.read_text("utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not valid UTF-8 (byte {e.start})") from None
         unknown_top = set(doc) - {"settings", "site"}
         if unknown_top:
             raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown_top))}")
@@ -228,15 +247,20 @@ def load_settings(config_path: str | None = None, env: dict[str, str] | None = N
             if k not in _SPECS or k == "config":
                 raise ConfigError(f"{path}: [settings] has unknown setting {k!r}")
             values[k] = _coerce(_SPECS[k], v, path)
+            origins[k] = path
         values["config"] = path
     for spec in REGISTRY:
         if spec.env and spec.env in env and spec.name != "config":
             values[spec.name] = _coerce(spec, env[spec.env], spec.env)
+            origins[spec.name] = spec.env
     for k, v in (overrides or {}).items():
         if v is not None:
             values[k] = _coerce(_SPECS[k], v, "command line")
+            origins[k] = "command line"
     settings = Settings(**values)
-    _validate(settings)
+    _validate(settings, origins)
+    if not sites:
+        return settings
     try:
         sites = parse_sites(doc.get("site", []), source=path or "<no config>",
                             base_dir=Path(path).parent if path else Path.cwd())

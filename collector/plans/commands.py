@@ -54,10 +54,14 @@ def add_commands(sub: Any, api: Api) -> None:
             return _failed(status, doc)
         if args.output:
             out = Path(args.output)
-            if out.suffix.lower() in (".yaml", ".yml"):
-                out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-            else:
-                out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+            try:
+                if out.suffix.lower() in (".yaml", ".yml"):
+                    out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+                else:
+                    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+            except OSError as e:
+                print(f"footpath: cannot write {out}: {e.strerror or e}", file=sys.stderr)
+                return 2
             print(f"draft plan with {len(doc.get('events', {}))} event(s) written to {out}; "
                   f"check it with `footpath plan check {out}`")
         else:

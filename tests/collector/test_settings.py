@@ -71,3 +71,23 @@ def test_invalid_toml(tmp_path):
     p.write_text("[[site]\nid=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(str(p), env={})
+
+
+@pytest.mark.parametrize("spec", [s for s in REGISTRY if s.kind is int], ids=lambda s: s.name)
+def test_every_integer_setting_refuses_a_negative_value_naming_where_it_came_from(tmp_path, spec):
+    """Found in QA: max_past_days = -1 started and then rejected every event, and other
+    settings took negative values silently; the errors did not say file or variable."""
+    with pytest.raises(ConfigError, match=rf"^{spec.env}: setting '{spec.name}' must be"):
+        load_settings(None, env={spec.env: "-1"})
+    cfg = write_config(tmp_path / "c.toml", [], {spec.name: -1})
+    with pytest.raises(ConfigError, match=rf"^{cfg}: setting '{spec.name}' must be"):
+        load_settings(str(cfg), env={})
+    with pytest.raises(ConfigError, match="must be an integer, got 1.5"):  # was cut to 1
+        load_settings(str(write_config(tmp_path / "d.toml", [], {spec.name: 1.5})), env={})
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_bytes(b"[settings]\nflush_ms = 5 # \xff\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load_settings(str(p), env={})
