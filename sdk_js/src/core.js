@@ -3,12 +3,20 @@
 import { uuid7 } from './uuid.js'
 import { clean, campaign } from './url.js'
 import { tick } from './session.js'
-import { P as QP, claim, prune, save, split, bounded } from './queue.js'
+import { P as QP, claim, prune, split, bounded } from './queue.js'
 import { retryable, wait } from './backoff.js'
 import { autocapture } from './ac.js'
 import { GRANTED, DENIED, PENDING, initial } from './consent.js'
 
-const W = window,
+// Nothing the tag does may throw into the host page.
+const safe =
+    (f) =>
+    (...a) => {
+      try {
+        return f(...a)
+      } catch {}
+    },
+  W = window,
   D = document,
   N = navigator,
   L = location,
@@ -23,30 +31,14 @@ try {
   ss = sessionStorage
 } catch {}
 
-const get = (s, k) => {
-    try {
-      return JSON.parse(s.getItem(k))
-    } catch {}
-  },
-  set = (s, k, v) => {
-    try {
-      v == null ? s.removeItem(k) : s.setItem(k, JSON.stringify(v))
-    } catch {}
-  },
-  // Nothing the tag does may throw into the host page.
-  safe =
-    (f) =>
-    (...a) => {
-      try {
-        return f(...a)
-      } catch {}
-    },
+const get = safe((s, k) => JSON.parse(s.getItem(k))),
+  set = safe((s, k, v) => (v == null ? s.removeItem(k) : s.setItem(k, JSON.stringify(v)))),
   // Capture phase; window-level touch listeners are passive by default in browsers.
   on = (t, f) => addEventListener(t, safe(f), true),
   now = Date.now,
   iso = () => new Date().toISOString(),
-  // The hostname and every parent domain: a.shop.example, shop.example, example.
-  domains = () => L.hostname.split('.').map((_, i, p) => p.slice(i).join('.')),
+  // The hostname and every parent domain, widest first: example, shop.example, a.shop.example.
+  domains = () => L.hostname.split('.').map((_, i, p) => p.slice(~i).join('.')),
   base = {
     locale: N.language,
     library: { name: 'footpath.js', version: VERSION },
@@ -97,12 +89,13 @@ const msg = (type, o) => ({
 // Everything goes through here: held until the site settings are known.
 const put = (m) => (cfg ? route(m) : hold.push(m))
 
-// URLs are cleaned once the denylist is known; the fragment stays only with hash
-// routes, in the referrer as in the URL.
-const fix = (m) => {
+const route = (m) => {
+  if (m.type == 'consent') return consent(m.c)
+  // URLs are cleaned once the denylist is known; the fragment stays only with hash
+  // routes, in the referrer as in the URL.
   const c = m.context?.page,
     h = COMPILE_HASH && cfg.hash_routes,
-    x = c && clean(c.url, deny, h)
+    x = clean(c?.url, deny, h)
   if (x) {
     c.url = x.href
     c.path = x.pathname + x.hash
@@ -110,11 +103,6 @@ const fix = (m) => {
     c.referrer = clean(c.referrer, deny, h)?.href || ''
     if (m.type == 'page') m.properties = { ...c, ...m.properties }
   }
-}
-
-const route = (m) => {
-  if (m.type == 'consent') return consent(m.c)
-  fix(m)
   if (state == GRANTED) release(m)
   else if (state == PENDING) {
     dropped += bounded(buf, m, PENDING_CAP)
@@ -143,10 +131,11 @@ const release = (m) => {
   }
   if (m.type == 'identify' && m.userId) set(ls, 'fp_u', (uid = m.userId))
   const c = m.context,
-    s = tick(get(ls, 'fp_s') || ses, Date.parse(m.timestamp), m.type == 'page' && campaign(c.page.url), uuid7)
+    s = tick(get(ls, 'fp_s') || ses, Date.parse(m.timestamp), m.type == 'page' && campaign(c.page.search), uuid7)
   set(ls, 'fp_s', (ses = s))
   m.anonymousId = aid
-  if (uid && !m.userId) m.userId = uid
+  // (an identify's own userId is uid by now)
+  if (uid) m.userId = uid
   c.sessionId = s.i
   c.seq = s.n
   c.consent = { analytics: GRANTED }
@@ -159,14 +148,14 @@ const release = (m) => {
 
 // --- consent and identity ----------------------------------------------------
 
-const consent = (c) => {
-  c = c?.analytics || c
-  const was = state
-  if (c == was || !(c == GRANTED || c == DENIED || c == PENDING)) return
-  state = c
-  if (c == DENIED) wipe()
-  // The change is an event itself, sent once consent allows it (after what waited).
-  if (c == GRANTED) start(1), route(msg('track', { event: 'Consent Updated', properties: { analytics: c, previous: was } }))
+// c: the state, already taken out of {analytics: state} by call().
+const consent = (c, was = state) => {
+  if (c != was && [GRANTED, DENIED, PENDING].includes(c)) {
+    state = c
+    c == DENIED && wipe()
+    // The change is an event itself, sent once consent allows it (after what waited).
+    c == GRANTED && (start(1), route(msg('track', { event: 'Consent Updated', properties: { analytics: c, previous: was } })))
+  }
 }
 
 // Enter granted: ids, the tab's queue, this site's record of the grant (2: the
@@ -177,9 +166,7 @@ const start = (x) => {
   set(ss, 'fp_t', tab)
   uid = get(ls, 'fp_u')
   ids()
-  try {
-    q = claim(ls, qp, qp + tab, now(), [])
-  } catch {}
+  take()
   set(ls, 'fp_g' + key, x && N.globalPrivacyControl ? 2 : get(ls, 'fp_g' + key) || 1)
   buf.map(release)
   buf = []
@@ -190,17 +177,16 @@ const start = (x) => {
 // Removes every trace: our keys in both storages, the id cookie on every domain
 // it could have been set for.
 const wipe = () => {
-  for (const s of [ls, ss])
-    try {
-      for (const k of Object.keys(s)) k.startsWith('fp_') && s.removeItem(k)
-    } catch {}
-  for (const d of ['', ...domains()]) D.cookie = 'fp_id=;path=/;max-age=0' + (d && ';domain=' + d)
+  ;[ls, ss].map(safe((s) => Object.keys(s).map((k) => k.startsWith('fp_') && s.removeItem(k))))
+  ;['', ...domains()].map((d) => ck('fp_id=;path=/;max-age=0', d))
   aid = uid = ses = 0
   buf = []
   q = []
 }
 
-const cookie = () => D.cookie.match(/(?:^|;\s*)fp_id=([^;]+)/)
+const cookie = () => D.cookie.match(/(?:^|;\s*)fp_id=([^;]+)/),
+  // Sets a cookie, for domain d when given (else host-only).
+  ck = (c, d) => (D.cookie = c + (d ? ';domain=' + d : ''))
 
 // Anonymous id: cookie (shared across subdomains) and localStorage heal each other;
 // the lifetime runs from creation and is not extended by visits.
@@ -212,24 +198,22 @@ const ids = (fresh) => {
     d =
       cfg.cookie_domain ||
       domains()
-        .slice(0, -1)
-        .reverse()
-        .find((d) => ((D.cookie = 'fp_d=1;domain=' + d), D.cookie.includes('fp_d=1')))
+        .slice(1)
+        .find((d) => (ck('fp_d=1', d), D.cookie.includes('fp_d=1')))
   let r = !fresh && get(ls, 'fp_a')
-  if (d) D.cookie = 'fp_d=;max-age=0;domain=' + d
+  ck('fp_d=;max-age=0', d)
   if (c ? r?.i != c[1] : !(r?.x > t)) r = { i: c?.[1] || uuid7(), x: t + cfg.cookie_days * 864e5 }
   set(ls, 'fp_a', r)
-  D.cookie =
-    'fp_id=' + (aid = r.i) + ';path=/;samesite=lax;max-age=' + (((r.x - t) / 1e3) | 0) + (d ? ';domain=' + d : '') + (L.protocol == 'https:' ? ';secure' : '')
+  ck('fp_id=' + (aid = r.i) + ';path=/;samesite=lax;max-age=' + (((r.x - t) / 1e3) | 0) + (L.protocol == 'https:' ? ';secure' : ''), d)
 }
 
 // --- transport ---------------------------------------------------------------
 
-const persist = () => {
-  try {
-    state == GRANTED && save(ls, qp + tab, q, now())
-  } catch {}
-}
+// The tab's queue in localStorage (see queue.js): {t: last write, e: entries}, removed when empty.
+const persist = () => state == GRANTED && set(ls, qp + tab, q[0] && { t: now(), e: q })
+
+// Adds what storage holds for this tab (and silent tabs) that the queue lacks.
+const take = safe((t = now()) => q.push(...claim(ls, qp, qp + tab, t, q)))
 
 const later = (ms) => timer || (timer = setTimeout(safe(() => ((timer = 0), flush())), ms))
 
@@ -247,13 +231,10 @@ const mark = (x) => ((x.f = 1), x.n++)
 // is being hidden, everything not in flight with sendBeacon (split if refused).
 // Nothing leaves the queue before the collector acknowledges it, so a beacon that
 // never arrived is sent again on the next page load.
-const flush = (hidden) => {
+const flush = (hidden, t = now()) => {
   if (state != GRANTED) return
-  const t = now()
   if (t < nextAt || (busy && !hidden)) return busy || later(nextAt - t)
-  try {
-    q.push(...claim(ls, qp, qp + tab, t, q))
-  } catch {}
+  take(t)
   dropped += q.length - (q = prune(q, t)).length
   let n = 0
   // Up to BATCH events and `cap` bytes, at least one.
@@ -302,8 +283,7 @@ const here = () => L.pathname + L.hash,
 // view once the title has settled (unchanged for 150 ms, at most ~1 s). Rapid
 // changes (redirects) collapse into one view of where the user ends up.
 const moved = safe(() => {
-  clearTimeout(pend)
-  pend = 0
+  pend = clearTimeout(pend)
   if (where() != where(lastKey)) settle(D.title, 0)
 })
 const settle = (t, n) =>
@@ -313,8 +293,7 @@ const settle = (t, n) =>
   ))
 
 const view = (auto, name, props) => {
-  clearTimeout(pend)
-  pend = 0
+  pend = clearTimeout(pend)
   // The site called page() for a route the tag already counted: no double.
   if (!auto && lastAuto && where() == where(lastKey)) return (lastAuto = 0)
   COMPILE_ENGAGE && engaged()
@@ -341,13 +320,10 @@ const emit = (type, o) => {
 const act = () => {
   const t = now()
   if (last) eng += Math.min(t - last, ACTIVE)
-  last = !D.hidden && D.hasFocus() ? t : 0
+  last = !D.hidden && D.hasFocus() && t
 }
 
-const scrolled = () => {
-  const e = D.documentElement
-  depth = Math.max(depth, Math.min(100, (((scrollY + innerHeight) / e.scrollHeight) * 100) | 0))
-}
+const scrolled = () => (depth = Math.max(depth, Math.min(100, (((scrollY + innerHeight) / D.documentElement.scrollHeight) * 100) | 0)))
 
 const engaged = () => {
   act()
@@ -371,8 +347,7 @@ const init = (c) => {
   const a = get(ls, 'fp_a'),
     // A consent call made before the tag loaded is the site's answer for this page:
     // denied (or pending) then applies before anything is stored.
-    h = hold.find((m) => m.type == 'consent')?.c,
-    x = h?.analytics || h
+    x = hold.find((m) => m.type == 'consent')?.c
   // This site's grant; an id cookie with no record on this origin comes from a
   // sibling subdomain (same site, cookie_domain), and counts as the grant.
   state = initial(cfg, N.globalPrivacyControl, cookie() || a?.x > now(), get(ls, 'fp_g' + key) || (cookie() && !a))
@@ -390,11 +365,11 @@ const init = (c) => {
 }
 
 const call = (f, x, y) => {
-  if (f == 'page') typeof x == 'object' ? view(0, undefined, x) : view(0, x, y)
+  if (f == 'page') view(0, ...(typeof x == 'object' ? [, x] : [x, y]))
   if (f == 'track') emit(f, { event: x, properties: y || {} })
   if (f == 'identify') emit(f, x != null && typeof x != 'object' ? { userId: x + '', traits: y || {} } : { traits: x || y || {} })
   if (f == 'group') emit(f, { groupId: x + '', traits: y || {} })
-  if (f == 'reset' || f == 'consent') pend && view(1), put({ type: f, c: x })
+  if (f == 'reset' || f == 'consent') pend && view(1), put({ type: f, c: x?.analytics || x })
   if (f == 'beforeSend') before = x
 }
 
@@ -407,13 +382,13 @@ safe(() => {
   key = S.dataset.key
   qp = QP + key + '.'
   api = (S.dataset.api || new URL(S.src).origin).replace(/\/?$/, '/v1/')
-  W.footpath = safe(call)
-  // Marks the real function (a second copy of the tag steps aside) and names the site
-  // for the modules (t/ac.js, t/exp.js read its settings, sessionStorage fp_c<key>).
-  W.footpath.v = key
+  // .v marks the real function (a second copy of the tag steps aside) and names the
+  // site for the modules (t/ac.js, t/exp.js read its settings, sessionStorage fp_c<key>).
+  const F = (W.footpath = safe(call))
+  F.v = key
   // Calls made before the tag loaded, in order; then the automatic page view, unless
   // the site's own page() has already counted this route.
-  for (const a of f?.q || []) W.footpath(...a)
+  f?.q?.map((a) => F(...a))
   moved()
   const c = get(ss, 'fp_c' + key)
   c
@@ -424,16 +399,8 @@ safe(() => {
         .catch(() => ({}))
         .then(safe(init))
   // history API and back/forward
-  for (const k of ['pushState', 'replaceState']) {
-    const o = history[k]
-    history[k] = function () {
-      try {
-        return o.apply(this, arguments)
-      } finally {
-        moved()
-      }
-    }
-  }
+  // Both return undefined; a call that throws changed no route (and moved() cannot throw).
+  ;['pushState', 'replaceState'].map((k, o) => ((o = history[k]), (history[k] = (...a) => (o.apply(history, a), moved()))))
   on('popstate', moved)
   COMPILE_HASH && on('hashchange', moved)
   // bfcache restore: a new page view
@@ -441,10 +408,11 @@ safe(() => {
   on('pagehide', hidden)
   // Back in view: what waited is sent; what a beacon carried stays queued, unacknowledged,
   // and is sent again only by the next page load in the tab (not on every tab switch).
-  on('visibilitychange', () => (D.hidden ? hidden() : flush()))
+  // Becoming visible or hidden also starts or stops engaged time.
+  on('visibilitychange', () => (COMPILE_ENGAGE && act(), D.hidden ? hidden() : flush()))
   if (COMPILE_ENGAGE) {
     // Input that counts as activity (a tap on a touch screen also fires mousemove).
-    for (const t of ['mousemove', 'keydown', 'scroll', 'focus', 'blur', 'visibilitychange']) on(t, act)
+    ;['mousemove', 'keydown', 'scroll', 'focus', 'blur'].map((t) => on(t, act))
     on('scroll', scrolled)
   }
 })()

@@ -19,26 +19,26 @@ export const P = 'fp_q',
 export const claim = (ls, prefix, me, now, have) => {
   const ids = have.map((x) => x.m.messageId),
     out = []
-  for (const k of Object.keys(ls))
-    if (k.startsWith(prefix)) {
-      const v = JSON.parse(ls.getItem(k))
-      if (k == me || !(v.t > now - STALE)) {
-        for (const x of v.e) ids.includes(x.m.messageId) || (ids.push(x.m.messageId), out.push(x), (x.f = 0))
-        k != me && ls.removeItem(k)
-      }
-    }
+  Object.keys(ls).map(
+    (k, v) =>
+      k.startsWith(prefix) &&
+      ((v = JSON.parse(ls.getItem(k))), k == me || !(v.t > now - STALE)) &&
+      (v.e.map((x) => ids.includes(x.m.messageId) || (ids.push(x.m.messageId), out.push(x), (x.f = 0))), k != me && ls.removeItem(k))
+  )
   return out.sort((a, b) => a.e - b.e)
 }
 
 // Without the events past their time-to-live, and the oldest beyond CAP.
 export const prune = (q, now) => q.filter((x) => x.e > now - TTL).slice(-CAP)
 
+// The shape claim() reads: {t: now, e: q}, the key removed when q is empty. (core.js
+// writes the same through its own storage helper, persist(), which is smaller in t.js.)
 export const save = (ls, me, q, now) => (q.length ? ls.setItem(me, JSON.stringify({ t: now, e: q })) : ls.removeItem(me))
 
 // Hands a list to send(); when send refuses it (sendBeacon over the browser's quota),
-// splits it in halves and tries again, down to single events.
-export const split = (l, send) =>
-  send(l) || (l.length > 1 && (split(l.slice(0, l.length / 2), send), split(l.slice(l.length / 2), send)))
+// splits it in halves and tries again, down to single events. A refused list is cut
+// in place (splice): its first half goes on as a new list, the rest stays in it.
+export const split = (l, send) => send(l) || (l[1] && (split(l.splice(0, l.length / 2), send), split(l, send)))
 
 // Bounded buffer (consent pending): appends, drops the oldest past cap; returns drops.
 export const bounded = (b, m, cap) => (b.push(m) > cap ? (b.shift(), 1) : 0)
