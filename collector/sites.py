@@ -258,7 +258,7 @@ def parse_sites(raw_sites: Any, source: str, base_dir: Path) -> tuple[Site, ...]
                 continue
             if value in seen:
                 raise SiteError(f"{source}: site {s.id!r}: field {kind!r}: {value!r} is already used by {seen[value]}")
-            seen[value] = f"site field {kind} of another site" if kind != "id" else "another site"
+            seen[value] = (f"field {kind} of site {s.id!r}" if kind != "id" else "another site")
     return sites
 
 

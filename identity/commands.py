@@ -49,6 +49,8 @@ def _print_erasure(doc: dict[str, Any]) -> None:
     print(f"person      {doc['person_id']}  ({len(doc['user_ids'])} user ids, {len(doc['anonymous_ids'])} anonymous ids)")
     print(f"{verb:<11} {d['events']} events, {d['links']} links, {d['merges']} merges"
           + "".join(f", {n} rows of {t}" for t, n in d["other"].items()))
+    for t, n in doc.get("examples_blanked", {}).items():
+        print(f"{'blank' if doc['dry_run'] else 'blanked':<11} {n} example(s) in {t} taken from the person's messages")
     for f in doc.get("not_erased", []):
         print(f"NOT erased  {f['table']}: {f['reason']}")
     if doc.get("erasure_id"):

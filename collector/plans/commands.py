@@ -110,6 +110,10 @@ def add_commands(sub: Any, api: Api) -> None:
         done = doc["completeness"]["estimated"]  # None: no browser events to estimate it from
         print(f"site {doc['site']} {doc['from']} .. {doc['to']}: {t['events']} events, violation rate "
               f"{_percent(t['violation_rate'])}, {t['blocked']} blocked, completeness {_percent(done)}")
+        plan = doc.get("plan")  # the plan in force, and a file that does not load (QA: JSON only)
+        if plan:
+            print(f"plan {plan.get('path')}: version {plan.get('version')}, mode {plan.get('mode')}"
+                  + (f"\n  ERROR: {plan['error']}" if plan.get("error") else ""))
         for e in doc["events"]:
             r = _percent(e["violation_rate"])
             top = "; ".join(f"{v['rule']} {v['property']} x{v['count']}" for v in e["violations"][:3])

@@ -48,6 +48,8 @@ def test_precedence_defaults_file_env_flags(tmp_path):
     ([{"id": "a", "public_key": "pk_same1"}, {"id": "b", "public_key": "pk_same1"}], None,
      "site 'b': field 'public_key'"),
     ([{"id": "shop", "public_key": "pk_shop1", "gpc": "yes"}], None, "field 'gpc': must be true or false"),
+    ([{"id": "shop", "public_key": "pk_same1", "write_key": "pk_same1"}], None,  # its own public key (QA)
+     "site 'shop': field 'write_key': 'pk_same1' is already used by field public_key of site 'shop'"),
     ([], {"flush_rows": "many"}, "setting 'flush_rows' must be an integer"),
     ([], {"fsync": "sometimes"}, "setting 'fsync' must be always, interval or off"),
     ([], {"nonsense": 1}, "unknown setting 'nonsense'"),

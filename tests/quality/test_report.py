@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 
 import httpx
@@ -119,3 +120,10 @@ def test_quality_cli_prints_the_report(loaded, monkeypatch, tmp_path, capsys):
     assert "enum currency x8" in out
     # no browser traffic: nothing to estimate completeness from, shown as '-' like a rate
     assert f"{blocked} blocked, completeness -\n" in out and "None" not in out
+    # the plan in force, and its error once the file stops loading (QA: --json only before)
+    plan = tmp_path / "plan.json"
+    assert f"plan {plan}: version 1, mode block\n" in out and "ERROR" not in out
+    plan.write_text('{"version": 2, "events": {')
+    time.sleep(1.1)  # the file is checked at most once per plan_reload_ms (1 s here)
+    assert main(["--url", srv.url, "--data-dir", str(tmp_path / "d"), "quality", "--site", srv.site.id]) == 0
+    assert f"plan {plan}: version 1, mode block\n  ERROR: " in capsys.readouterr().out
