@@ -36,6 +36,12 @@ TAG_INTERVAL = 60.0
 TAG_TABLE = "footpath.quality_tag_hourly"
 
 
+def _iso(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 class QualityService:
     def __init__(self, settings: Settings, sites: dict[str, Site], store: Store | None,
                  wal: WriteAheadBuffer | None, ready: Callable[[], bool] = lambda: True):
@@ -175,12 +181,13 @@ class QualityService:
         """Incidents of a site that overlap [start, end), newest first (for the report)."""
         assert self.store is not None
         rows = self.store.admin().query(
-            "SELECT incident_id, kind, key, state, toString(opened_at), toString(resolved_at), summary "
+            "SELECT incident_id, kind, key, state, opened_at, resolved_at, summary "
             "FROM footpath.quality_incidents FINAL WHERE site_id = {s:String} AND opened_at < {e:DateTime64(3)} "
             "AND (resolved_at IS NULL OR resolved_at >= {b:DateTime64(3)}) ORDER BY opened_at DESC LIMIT 100",
             parameters={"s": site_id, "b": start, "e": end}).result_rows
         keys = ("id", "kind", "key", "state", "opened_at", "resolved_at", "summary")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        # times as everywhere else in the API and the webhook: ISO 8601 with the offset (QA)
+        return [dict(zip(keys, (*r[:4], _iso(r[4]), _iso(r[5]), r[6]), strict=True)) for r in rows]
 
     def _update_gauges(self) -> None:
         counts: dict[tuple[str, str], int] = {}

@@ -59,6 +59,10 @@ def test_scheduled_alerts_reach_the_webhook_and_resolve(server_factory, ch, rece
     assert (inc["id"], inc["state"], inc["kind"], inc["key"]) == (firing["incident_id"], "resolved",
                                                                   "volume_drop", "track:Checkout")
     assert doc["alerts"]["webhook"] is True and doc["alerts"]["last_error"] is None
+    # ISO 8601 with its offset, as in the webhook (QA: it was "2026-12-07 23:17:08.944")
+    for k in ("opened_at", "resolved_at"):
+        got, sent = datetime.fromisoformat(inc[k]), datetime.fromisoformat((firing if k == "opened_at" else resolved)[k])
+        assert got.tzinfo is not None and abs((got - sent).total_seconds()) < 0.001, (inc[k], sent)
 
 
 def test_tag_loss_figures_become_completeness(server_factory):
