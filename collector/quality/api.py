@@ -53,7 +53,9 @@ def routes(h: Any) -> list[Route]:
             doc["alerts"] = {"webhook": bool(site.alert_webhook),
                              "violation_threshold": site.alert_violation_percent / 100,
                              "last_evaluation": quality.last_evaluation if quality else None,
-                             "last_error": quality.last_error if quality else None}
+                             "last_error": quality.last_error if quality else None,
+                             # a delivery given up on, shown here, not only in the logs (QA)
+                             "last_delivery_failure": quality.sender.last_failure if quality else None}
             return doc
 
         try:

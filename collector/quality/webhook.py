@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,7 +29,7 @@ RETRYABLE = {408, 425, 429}
 class Delivery:
     url: str
     body: dict[str, Any]
-    first_at: float = field(default_factory=time.monotonic)
+    first_at: float = 0.0  # its first attempt: the retry window starts there, not in the queue
     next_at: float = 0.0
     attempts: int = 0
 
@@ -46,6 +46,7 @@ class WebhookSender:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.delivered: list[dict[str, Any]] = []  # the last bodies delivered (for the report and tests)
+        self.last_failure: str | None = None  # the last delivery given up on (for the report)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="footpath-webhook", daemon=True)
@@ -95,6 +96,8 @@ class WebhookSender:
 
     def _attempt(self, client: httpx.Client, d: Delivery) -> None:
         d.attempts += 1
+        if d.attempts == 1:  # (a delivery queued behind a failing one got one try after its wait; QA)
+            d.first_at = time.monotonic()
         retry_after = 0.0
         try:
             r = client.post(d.url, content=orjson.dumps(d.body),
@@ -126,6 +129,8 @@ class WebhookSender:
                         d.next_at - time.monotonic())
             return
         metrics.QUALITY_WEBHOOK.labels("failed").inc()
+        self.last_failure = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {d.url}: {why} after "
+                             f"{d.attempts} attempt(s), {d.body.get('delivery_id')} given up")
         log.error("alert webhook %s: %s after %d attempt(s); giving up on %s", d.url, why, d.attempts,
                   d.body.get("delivery_id"))
         self._done(d)

@@ -3,6 +3,7 @@ resolved message when it clears, retries with backoff, order kept per URL."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -112,7 +113,7 @@ def test_failed_deliveries_are_retried_with_backoff_in_order(receiver):
     assert {r["headers"]["Idempotency-Key"] for r in receiver.received[:4]} == {"a:firing"}
 
 
-def test_a_refused_delivery_is_final_and_a_dead_one_is_given_up(receiver):
+def test_a_refused_delivery_is_final_and_a_dead_one_is_given_up(receiver, caplog):
     receiver.script = [400]
     sender = WebhookSender(base_delay=0.05, max_delay=0.1, give_up_after=0.5)
     sender.start()
@@ -121,10 +122,19 @@ def test_a_refused_delivery_is_final_and_a_dead_one_is_given_up(receiver):
         sender.send(receiver.url, {"delivery_id": "y", "n": 2})
         receiver.wait(1)
         assert [(r["status"], r["body"]["n"]) for r in receiver.received] == [(400, 1), (200, 2)]
-        sender.send("http://127.0.0.1:9/nothing-listens", {"delivery_id": "z"})
-        deadline = time.time() + 10
-        while sender.pending() and time.time() < deadline:
-            time.sleep(0.05)
+        assert "HTTP 400 after 1 attempt(s), x given up" in sender.last_failure  # refused: final, and shown
+        dead = "http://127.0.0.1:9/nothing-listens"
+        with caplog.at_level(logging.ERROR, logger="footpath.quality.webhook"):
+            for i in range(3):
+                sender.send(dead, {"delivery_id": f"z{i}"})
+            deadline = time.time() + 20
+            while sender.pending() and time.time() < deadline:
+                time.sleep(0.05)
         assert sender.pending() == 0
+        assert "nothing-listens" in sender.last_failure and "z2 given up" in sender.last_failure
     finally:
         sender.stop()
+    # each queued delivery had its own retry window, from its first attempt (QA: the ones
+    # queued behind a dead one got a single try once it was given up)
+    tries = {r.args[3]: r.args[2] for r in caplog.records if "giving up" in r.msg and r.args[3] != "x"}
+    assert set(tries) == {"z0", "z1", "z2"} and min(tries.values()) > 1, tries
