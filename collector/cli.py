@@ -32,7 +32,8 @@ def _admin_token(settings: Settings) -> str:
 def prepared_settings(config: str | None, data_dir: str | None, port: int, quiet: bool = False) -> Settings:
     """Settings as `serve` runs them: admin token generated (and kept in the data dir) when
     none is configured; with no site configured, the demo site with a write key kept in the
-    data dir, so restarts and worker processes agree on it."""
+    data dir, so restarts and worker processes agree on it.  A config file with no site is
+    refused (ConfigError): the demo site is for starting without one."""
     settings = load_settings(config, overrides={"data_dir": data_dir})
     data = Path(settings.data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,9 @@ def prepared_settings(config: str | None, data_dir: str | None, port: int, quiet
         settings = _replace(settings, admin_token=_kept_secret(data / "admin_token"))
         if not quiet:
             print(f"admin token (saved in {data / 'admin_token'}): {settings.admin_token}", flush=True)
+    if not settings.sites and settings.config:  # a config file that forgot its sites is a mistake (QA)
+        raise ConfigError(f"{settings.config}: no [[site]] table: add one (docs/settings.md), or start without a "
+                          "config file for the demo site")
     if not settings.sites:
         site = demo_site((f"http://127.0.0.1:{port}", f"http://localhost:{port}"),
                          write_key=_kept_secret(data / "demo_write_key", prefix=DEMO_KEY_PREFIX))

@@ -85,3 +85,15 @@ def test_serve_and_migrate_on_a_data_dir_in_use_say_so(tmp_path: Path, monkeypat
     )
 
     assert _in_use(load_settings(None, env={}, overrides={"data_dir": str(tmp_path)})) is None
+
+
+def test_a_config_file_without_sites_is_refused_not_replaced_by_the_demo(tmp_path: Path, capsys) -> None:
+    """Found in QA: a config with [settings] and no [[site]] silently served the demo site
+    with a generated write key."""
+    from collector.cli import main
+    from tests.conftest import write_config
+
+    cfg = write_config(tmp_path / "c.toml", [], {"flush_ms": 100})
+    assert main(["serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d")]) == 2
+    assert "no [[site]] table" in capsys.readouterr().err
+    assert not (tmp_path / "d" / "demo_write_key").exists()
