@@ -21,13 +21,7 @@ Api = Callable[[argparse.Namespace, str, str, Any], tuple[int, Any]]
 def parse_step(text: str) -> dict[str, Any]:
     text = text.strip()
     if text.startswith("{"):
-        try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError as e:
-            raise argparse.ArgumentTypeError(f"step is not valid JSON: {e}") from None
-        if not isinstance(doc, dict):
-            raise argparse.ArgumentTypeError("a JSON step must be an object")
-        return doc
+        return json_object(text)
     kind, sep, value = text.partition(":")
     if not sep or kind not in ("page", "track", "screen") or not value:
         raise argparse.ArgumentTypeError("write a step as page:/path/glob, track:Event Name or screen:Name")
