@@ -114,13 +114,17 @@ _OWN_OUTPUT = re.compile(r"(?is)\bFORMAT\s+\w+\s*;?\s*$")
 _ANY_FORMAT = re.compile(r"(?is)\bFORMAT\s+\w+")
 
 
-def _parses(client: Client, sql: str) -> bool:
-    """Whether the statement alone is valid SQL (ClickHouse's parser, formatQuery)."""
+def _formatted(client: Client, sql: str) -> tuple[str, str]:
+    """(the statement as ClickHouse's own parser prints it, or '', and the parser's error, or '')."""
     try:
-        client.query("SELECT formatQuery({q:String})", parameters={"q": sql})
-        return True
-    except ClickHouseError:
-        return False
+        return client.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0], ""
+    except ClickHouseError as e:
+        return "", str(e)
+
+
+def _parses(client: Client, sql: str) -> bool:
+    """Whether the statement alone is valid SQL."""
+    return not _formatted(client, sql)[1]
 
 
 def _vet(client: Client, sql: str) -> None:
@@ -141,10 +145,8 @@ def _vet(client: Client, sql: str) -> None:
     Any other syntax error is left for the query itself to report."""
     if ";" not in sql and "outfile" not in sql.lower():
         return
-    try:
-        formatted = client.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
-    except ClickHouseError as e:
-        msg = str(e)
+    formatted, msg = _formatted(client, sql)
+    if msg:
         if "Multi-statements are not allowed" in msg:
             at = re.search(r"failed at position (\d+)", msg)
             where = f" (another follows the ';' at character {at.group(1)})" if at else ""
