@@ -142,6 +142,9 @@ def verdict(r: dict[str, Any]) -> str:
     """One plain sentence: winner, loser, or no winner yet (from the always-valid p-value, so
     looking every day is safe), with the SRM and guardrail warnings first."""
     parts = []
+    empty = [v["key"] for v in r["variants"] if not v["persons"]]
+    if len(empty) == len(r["variants"]):
+        return "No exposures in this range: nothing to compare yet."
     if r["srm"]:
         parts.append(f"Sample ratio mismatch (p = {r['srm_p_value']:.2g}): the split does not match the "
                      "weights, so these results cannot be trusted; check the assignment and tracking.")
@@ -153,11 +156,16 @@ def verdict(r: dict[str, Any]) -> str:
                 parts.append(f"Guardrail {m['name']!r} is worse in {v['key']!r} (+{v['uplift']:.1%}).")
     control = r["variants"][0]["key"]
     wins = [v for v in r["variants"][1:] if (v.get("sequential_p_value") or 1) < ALPHA]
-    better = [v for v in wins if (v["uplift"] or 0) > 0]
-    worse = [v for v in wins if (v["uplift"] or 0) < 0]
-    if better:
-        best = max(better, key=lambda v: v["uplift"])
-        parts.append(f"{best['key']!r} beats {control!r}: {best['uplift']:+.1%} on the goal.")
+    base = r["variants"][0]["rate"] or 0.0
+    # the direction from the rates: the uplift is None while the control has no conversion
+    better = [v for v in wins if (v["rate"] or 0.0) > base]
+    worse = [v for v in wins if (v["rate"] or 0.0) < base]
+    if empty:
+        parts.append(f"No exposures of {', '.join(map(repr, empty))} in this range yet: nothing to compare.")
+    elif better:
+        best = max(better, key=lambda v: v["rate"])
+        by = f"{best['uplift']:+.1%}" if best["uplift"] is not None else f"{best['rate']:.1%} against none"
+        parts.append(f"{best['key']!r} beats {control!r}: {by} on the goal.")
     elif worse:
         parts.append(f"{', '.join(repr(v['key']) for v in worse)} is worse than {control!r}.")
     else:

@@ -125,6 +125,10 @@ def test_srm_flagged_and_errors(exp_server_factory) -> None:
                       headers=h).json()["field"] == "from"
     assert httpx.post(url, json={"site": srv.site.id, "experiment": "checkout-button"}).status_code == 401
     assert not math.isnan(out["variants"][0]["rate"])
+    # a range without exposures says so, instead of "within chance" (found in QA)
+    empty = report(srv, **{"from": "2026-10-01", "to": "2026-10-05"})
+    assert [v["persons"] for v in empty["variants"]] == [0, 0]
+    assert empty["verdict"].startswith("No exposures") and "chance" not in empty["verdict"], empty["verdict"]
 
 
 def test_cli_report_experiment(exp_server_factory, monkeypatch, capsys, tmp_path) -> None:

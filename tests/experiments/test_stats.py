@@ -181,3 +181,18 @@ def test_sequential_detects_a_real_effect() -> None:
     d, var = stats.log_rr_var(x1, n, x0, n)
     pseq = stats.msprt_p_values(d, var, math.log1p(0.05) ** 2)
     assert float(np.mean(pseq[:, -1] < 0.05)) > 0.9
+
+
+def test_uplift_is_the_observed_risk_ratio_even_with_an_empty_cell() -> None:
+    """The 0.5 added to every cell when a count is 0 or n is for the interval and the
+    p-value; the uplift shown is the rates' own ratio - 1 (found in QA: 0/1 against 0/3
+    showed +100 %, 0/2 against 1/1 showed -78 %)."""
+    assert stats.compare_rates(0, 2, 1, 1)["uplift"] == pytest.approx(0 / 2 / (1 / 1) - 1)
+    assert stats.compare_rates(3, 4, 1, 4)["uplift"] == pytest.approx((3 / 4) / (1 / 4) - 1)
+    assert stats.compare_rates(4, 4, 2, 4)["uplift"] == pytest.approx(1.0)
+    # no conversion in the control: the ratio is undefined, not a number
+    assert stats.compare_rates(0, 1, 0, 3)["uplift"] is None
+    assert stats.compare_rates(2, 5, 0, 3)["uplift"] is None
+    # the interval and p-value still come from the corrected estimate
+    c = stats.compare_rates(0, 1, 0, 3)
+    assert c["uplift_ci"][0] < 0 < c["uplift_ci"][1] and 0 < c["p_value"] <= 1
