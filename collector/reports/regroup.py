@@ -105,3 +105,59 @@ def merged(ts: cython.ulonglong[::1], starts: cython.longlong[::1], order: cytho
                     pos = seg + m
             i = j
     return pos
+
+
+def key_order(keys: cython.ulonglong[::1], order: cython.longlong[::1], sorted_keys: cython.ulonglong[::1],
+              counts: cython.longlong[::1]) -> bool:
+    """The positions of keys in key order, equal keys in position order (order), and the
+    keys in that order (sorted_keys): one counting pass on the top 16 bits, one scatter into
+    65,536 buckets in position order, then an insertion sort by the whole key in each bucket
+    (~15 keys each at 1M hashed keys; equal keys cost one comparison each, as they already
+    lie in position order).  counts holds 65,537.  Returns False, with order and
+    sorted_keys undefined, when the keys are so unevenly spread over the buckets that the
+    insertion sorts would pass 32 moves per key: the caller sorts another way then.  Keys
+    here are hashes (identity's person keys), which never come near that."""
+    n: cython.Py_ssize_t = keys.shape[0]
+    i: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    b: cython.Py_ssize_t
+    s: cython.Py_ssize_t
+    e: cython.Py_ssize_t
+    k: cython.ulonglong
+    p: cython.longlong
+    acc: cython.longlong = 0
+    budget: cython.longlong = 32 * n
+    ok: cython.bint = True
+    with cython.nogil:
+        for b in range(65537):
+            counts[b] = 0
+        for i in range(n):
+            counts[(keys[i] >> 48) + 1] += 1
+        for b in range(65536):  # counts[b]: the first slot of bucket b
+            acc += counts[b + 1]
+            counts[b + 1] = acc
+        for i in range(n):
+            b = keys[i] >> 48
+            j = counts[b]
+            sorted_keys[j] = keys[i]
+            order[j] = i
+            counts[b] = j + 1  # counts[b] ends as bucket b's end, the start of bucket b + 1
+        s = 0
+        for b in range(65536):
+            e = counts[b]
+            for i in range(s + 1, e):
+                k = sorted_keys[i]
+                p = order[i]
+                j = i
+                while j > s and sorted_keys[j - 1] > k:
+                    sorted_keys[j] = sorted_keys[j - 1]
+                    order[j] = order[j - 1]
+                    j -= 1
+                budget -= i - j
+                sorted_keys[j] = k
+                order[j] = p
+            if budget < 0:
+                ok = False
+                break
+            s = e
+    return ok

@@ -303,3 +303,27 @@ def test_runs_are_put_in_key_order_with_equal_keys_in_arrival_order(keys: list[i
     expect = sorted(range(len(keys)), key=lambda i: (keys[i], i))
     assert order.tolist() == expect
     assert ordered.tolist() == [keys[i] for i in expect]
+
+
+def test_key_order_sorts_hashed_keys_stably_and_gives_up_on_crowded_buckets() -> None:
+    """regroup.key_order (scatter by the top 16 bits, insertion sort per bucket) against a
+    stable argsort: hashed keys with repeats (a person's runs), keys sharing a bucket, and
+    keys all in one bucket in falling order, where it must give up (False) rather than
+    spend n^2 moves -- and _by_key still orders those (its numpy path)."""
+    rng = np.random.default_rng(7)
+    hashed = rng.integers(0, 2**63, 50_000, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    hashed[::5] = hashed[11]  # one key with 10,000 runs
+    hashed[1::97] = hashed[3]
+    crowded = (np.uint64(0xABCD) << np.uint64(48)) | rng.integers(0, 50, 300).astype(np.uint64)  # one bucket
+    for keys in (hashed, np.concatenate((hashed, crowded)), np.zeros(0, dtype=np.uint64)):
+        n = len(keys)
+        order, ordered = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.uint64)
+        assert regroup.key_order(keys, order, ordered, np.empty(65537, dtype=np.int64))
+        expect = np.argsort(keys, kind="stable")
+        assert order.tolist() == expect.tolist()
+        assert ordered.tolist() == keys[expect].tolist()
+    falling = np.arange(20_000, 0, -1, dtype=np.uint64)  # one bucket, every pair inverted
+    order, ordered = np.empty(20_000, dtype=np.int64), np.empty(20_000, dtype=np.uint64)
+    assert not regroup.key_order(falling, order, ordered, np.empty(65537, dtype=np.int64))
+    order, ordered = stream._by_key(falling)
+    assert order.tolist() == list(range(19_999, -1, -1)) and ordered.tolist() == sorted(falling.tolist())
