@@ -6,7 +6,7 @@ the disk as runs: one session's rows of one person, in rising time.  Most person
 such run (753k of 889k in the 10M-event benchmark, 73 % of the rows); only the others need
 their runs merged.  The engine's `ORDER BY person_key, t` sorted all 4.4M rows to do that
 (~200 ms of a ~400 ms report).  Here: the runs are found in one pass (run_starts), the
-runs' persons sorted (numpy, 1M keys), and only the persons with several runs have their
+runs' persons put in order (key_order, a bucket pass; 1M keys), and only the persons with several runs have their
 runs merged by time (merged); the one-run persons' rows stay where they came, and are
 walked there, on another thread meanwhile (stream.walk_persons).  Any arrival order gives
 the same grouping (a run ends wherever the person changes or the time goes back), so the
