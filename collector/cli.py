@@ -122,18 +122,28 @@ def _in_use(settings: Settings) -> str | None:
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, uv: dict[str, Any]) -> int:
     """One writer process on a loopback port, then N uvicorn edge workers."""
+    import secrets
     import signal
     import socket
     import subprocess
 
     import uvicorn
 
+    from collector.service import SHARED_IDS_ENV
+    from collector.validate.dedup import SharedRecentIds
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         internal = sock.getsockname()[1]
+    # The message-id cache all of them share (validate/dedup.py, SharedRecentIds), keyed by
+    # Python's str hash: one hash seed for every process of this run, a new one per start.
+    shared_ids = Path(settings.buffer_dir).resolve() / "recent_ids"
+    shared_ids.parent.mkdir(parents=True, exist_ok=True)
+    SharedRecentIds.create(str(shared_ids), settings.dedup_capacity)
     env = {**os.environ, "FOOTPATH_ADMIN_TOKEN": settings.admin_token,
            "FOOTPATH_DATA_DIR": str(Path(settings.data_dir).resolve()),
-           "FOOTPATH_PUBLIC_PORT": str(args.port)}
+           "FOOTPATH_PUBLIC_PORT": str(args.port), SHARED_IDS_ENV: str(shared_ids),
+           "PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1)}
     if settings.config:
         env["FOOTPATH_CONFIG"] = str(Path(settings.config).resolve())
     writer = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", str(internal),

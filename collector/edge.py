@@ -23,6 +23,8 @@ EDGE_EXACT = {"/v1/batch", "/t.js", "/healthz", "/readyz", "/metrics", "/openapi
               "/v1/experiments/assign", *INGEST_PATHS}
 EDGE_PREFIXES = ("/t/", "/v1/sites/", "/v1/projects/", "/demo", "/__fixtures__")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+# uvicorn adds its own Date and Server to the edge's answer: the writer's would be second copies
+NOT_RELAYED = HOP_HEADERS | {"date", "server"}
 
 
 def handled_at_edge(path: str) -> bool:
@@ -51,7 +53,7 @@ class WriterProxy:
             resp = Response(f'{{"error": "writer process unavailable: {type(e).__name__}"}}', status_code=503,
                             media_type="application/json", headers={"Retry-After": "5"})
         else:
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS}
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in NOT_RELAYED}
             out_headers.pop("content-encoding", None)  # httpx already decoded the body
             resp = Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
         await resp(scope, receive, send)

@@ -4,6 +4,7 @@ key ring, pipeline services, write-ahead buffer, storage and the background writ
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from collector.quality.service import QualityService
 from collector.query.sql import sql_limits
 from collector.receive.auth import KeyRing
 from collector.settings import Settings
-from collector.validate.dedup import RecentIds
+from collector.validate.dedup import RecentIds, SharedRecentIds
 from collector.validate.limits import Limits
 from collector.validate.rejected import Keeper
 from collector.write.store import ClusterRender, Store
@@ -31,6 +32,16 @@ TAG_DIST = ROOT / "sdk_js" / "dist"
 DEMO_DIR = ROOT / "sdk_js" / "demo"
 
 
+# `serve --workers`: the file of the message-id cache its processes share (dedup.py), set by
+# the supervising process (cli._serve_workers) in its children's environment.
+SHARED_IDS_ENV = "FOOTPATH_RECENT_IDS"
+
+
+def _recent_ids(capacity: int) -> RecentIds:
+    path = os.environ.get(SHARED_IDS_ENV)
+    return SharedRecentIds(path, capacity) if path else RecentIds(capacity)
+
+
 class Collector:
     def __init__(self, settings: Settings, series: str = "w0", run_writer: bool = True):
         self.settings = settings
@@ -40,7 +51,7 @@ class Collector:
             limits=Limits(settings.max_message_bytes, settings.max_depth, settings.max_keys, settings.max_string),
             geo=GeoIP(settings.geoip_city_db, settings.geoip_asn_db),
             ua=UAClassifier(settings.ua_cache_size),
-            recent=RecentIds(settings.dedup_capacity),
+            recent=_recent_ids(settings.dedup_capacity),
             max_past_days=settings.max_past_days,
             max_future_seconds=settings.max_future_seconds,
             keeper=Keeper(settings.rejected_keep_per_minute),
@@ -121,9 +132,8 @@ class Collector:
                     rows = list(layouts.row_dicts(*split_record(rec.payload)))
                 except ValueError:
                     continue  # a layout from a newer version: the writer reports it
-                for row in rows:
-                    self.services.recent.seen_or_add(row.get("site_id", ""), row.get("message_id", ""))
-                n += len(rows)
+                n += self.services.recent.seen_or_add_many((row.get("site_id", ""), row.get("message_id", ""))
+                                                           for row in rows)
         if n:
             log.info("remembered %d message ids from the buffer", n)
 
@@ -141,8 +151,7 @@ class Collector:
                 "SELECT site_id, message_id FROM footpath.events "
                 "WHERE received_at > now64(3) - INTERVAL 1 DAY ORDER BY received_at DESC LIMIT {cap:UInt64}",
                 parameters={"cap": cap})
-            for site_id, mid in reversed(res.result_rows):
-                self.services.recent.seen_or_add(site_id, mid)
+            self.services.recent.seen_or_add_many(reversed(res.result_rows))
             log.info("remembered %d recent message ids from storage", len(res.result_rows))
         except Exception as e:  # noqa: BLE001 - a cold cache is not fatal; the engine dedupes later
             log.warning("could not warm the message-id cache: %s", e)

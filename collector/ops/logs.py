@@ -25,3 +25,7 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request at INFO: an edge's forwarded admin requests and its /readyz
+    # checks of the writer (a load balancer probes every few seconds) would flood the log
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

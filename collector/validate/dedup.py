@@ -19,8 +19,12 @@ event could be taken for a re-send."""
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import mmap
+import os
 import threading
 from array import array
+from collections.abc import Iterable
 
 _EMPTY, _GONE = 0, 1  # slot markers; keys are never 0 or 1 (see _key)
 
@@ -78,6 +82,14 @@ class RecentIds:
                 self._old, self._cur = cur, old
             return False
 
+    def seen_or_add_many(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """seen_or_add for each (site_id, message_id) (the start-up warm-ups); returns how many."""
+        n = 0
+        for site_id, message_id in pairs:
+            self.seen_or_add(site_id, message_id)
+            n += 1
+        return n
+
     def forget(self, site_id: str, message_id: str) -> None:
         """Undo an add when the buffer append failed (the sender will retry)."""
         k = _key(site_id, message_id)
@@ -100,3 +112,132 @@ class RecentIds:
     @property
     def table_bytes(self) -> int:
         return 2 * len(self._cur.slots) * self._cur.slots.itemsize
+
+
+class SharedRecentIds(RecentIds):
+    """RecentIds in a file every process of `serve --workers` maps, so a re-send that
+    reaches another edge than the first send (the kernel spreads connections over the
+    edges), or any edge after a restart (the writer process warms the table from storage),
+    is still recognised.  Per process the edges used to keep their own cache: such a
+    re-send was stored again, and while footpath.events collapses it at merge time, the
+    report and quality views kept both copies for good.
+
+    The file: a header of two int64 (which table is current, its keys) and the two tables.
+    Every call takes an exclusive flock on it (one uncontended lock and unlock, ~2 us) as
+    well as the process's own thread lock.  Keys are Python's str hash, which is salted per
+    process: `serve --workers` gives its writer and edges one PYTHONHASHSEED (a random
+    one per start), so they agree on the keys.  create() makes the file (the supervising
+    process, before it starts the others); each process then maps it."""
+
+    HEADER = 16
+
+    def __init__(self, path: str, capacity: int):
+        self.half = max(capacity // 2, 1)
+        self.size = 1 << max(4, (2 * self.half - 1).bit_length())
+        self._fd = os.open(path, os.O_RDWR)
+        need = self.HEADER + 2 * 8 * self.size
+        if os.fstat(self._fd).st_size != need:
+            os.close(self._fd)
+            raise ValueError(f"{path} holds another capacity than {capacity:,} ids")
+        self._map = mmap.mmap(self._fd, need)
+        view = memoryview(self._map)
+        self._head = view[:self.HEADER].cast("q")
+        self._tables = (view[self.HEADER:self.HEADER + 8 * self.size].cast("q"),
+                        view[self.HEADER + 8 * self.size:].cast("q"))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, path: str, capacity: int) -> None:
+        """A new, empty file for `capacity` ids (sparse: pages are taken as keys land)."""
+        half = max(capacity // 2, 1)
+        size = 1 << max(4, (2 * half - 1).bit_length())
+        with open(path, "wb") as f:
+            f.truncate(cls.HEADER + 2 * 8 * size)
+
+    def _held(self) -> _FileLock:
+        return _FileLock(self._lock, self._fd)
+
+    def seen_or_add(self, site_id: str, message_id: str) -> bool:
+        k = _key(site_id, message_id)
+        with self._held():
+            return self._seen_or_add(k)
+
+    def seen_or_add_many(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """seen_or_add for each pair under one lock (the start-up warm-ups); returns how many."""
+        n = 0
+        with self._held():
+            for site_id, message_id in pairs:
+                self._seen_or_add(_key(site_id, message_id))
+                n += 1
+        return n
+
+    def _seen_or_add(self, k: int) -> bool:
+        head, mask = self._head, self.size - 1
+        cur = self._tables[head[0]]
+        for slots in (self._tables[1 - head[0]], cur):
+            i = k & mask
+            while (v := slots[i]) != _EMPTY:
+                if v == k:
+                    return True
+                i = (i + 1) & mask
+        cur[i] = k
+        head[1] += 1
+        if head[1] >= self.half:  # the old table, emptied, becomes the current one
+            old = self._tables[1 - head[0]]
+            old[:] = _zeros(self.size)
+            head[0], head[1] = 1 - head[0], 0
+        return False
+
+    def forget(self, site_id: str, message_id: str) -> None:
+        k, mask = _key(site_id, message_id), self.size - 1
+        with self._held():
+            for slots in self._tables:
+                i = k & mask
+                while (v := slots[i]) != _EMPTY:
+                    if v == k:
+                        slots[i] = _GONE
+                        break
+                    i = (i + 1) & mask
+
+    def __len__(self) -> int:
+        """Keys in the current table (the old table's count is not kept in the file)."""
+        return int(self._head[1])
+
+    @property
+    def table_bytes(self) -> int:
+        return 2 * 8 * self.size
+
+    def close(self) -> None:
+        self._head.release()
+        for t in self._tables:
+            t.release()
+        self._map.close()
+        os.close(self._fd)
+
+
+def _zeros(n: int) -> memoryview:
+    return memoryview(bytes(8 * n)).cast("q")
+
+
+class _FileLock:
+    """The thread lock, then an exclusive flock on the shared file (flock does not exclude
+    the threads of one process from each other)."""
+
+    __slots__ = ("lock", "fd")
+
+    def __init__(self, lock: threading.Lock, fd: int):
+        self.lock, self.fd = lock, fd
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.lock.release()

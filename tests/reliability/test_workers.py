@@ -5,6 +5,7 @@ import threading
 
 import httpx
 
+from tests.conftest import ADMIN
 from tests.reliability.test_durability import Loader, exactly_once
 
 
@@ -29,3 +30,59 @@ def test_two_edge_workers_and_one_writer(live_collector_factory):
     # the previous run's edge series are dead and drained: their files are gone
     assert not {p.name.split("-")[0] for p in buffer_dir.glob("e*.wal")} & edge_series
     assert exactly_once(lc, loader) == (800, 800)
+
+
+def _resend(lc, batch: list[dict], times: int) -> list[dict]:
+    """The same batch posted `times` times, each on a new connection (the kernel spreads
+    connections over the edges), as a client's retries arrive."""
+    out = []
+    for _ in range(times):
+        r = httpx.post(lc.url + "/v1/batch", json={"batch": batch}, auth=(lc.write_key, ""), timeout=10)
+        assert r.status_code == 200, r.text
+        out.append(r.json())
+    return out
+
+
+def _stored(lc, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Per message id: rows in footpath.events and in the report view's table, without FINAL
+    (what the views were fed)."""
+    events = dict(lc.sql("SELECT message_id, count() FROM footpath.events WHERE site_id = 'test' "
+                         "GROUP BY message_id"))
+    steps = dict(lc.sql("SELECT anonymous_id, count() FROM footpath.report_steps WHERE site_id = 'test' "
+                        "GROUP BY anonymous_id"))
+    return {m: (events.get(m, 0), steps.get("dev-" + m, 0)) for m in ids}
+
+
+def test_a_resend_is_stored_once_whichever_edge_takes_it_and_after_a_restart(live_collector_factory):
+    """Found in QA: each edge kept its own message-id cache, so a re-send that reached the
+    other edge was stored again (report_steps and the quality views keep both copies for
+    good; footpath.events collapses them only at merge time), and after a restart every edge
+    started cold.  The processes now share one cache, which the writer warms from storage."""
+    lc = live_collector_factory(args=("--workers", "2"))
+    ids = [f"dup-{i}" for i in range(5)]
+    batch = [{"type": "track", "event": "Dup", "anonymousId": "dev-" + m, "messageId": m} for m in ids]
+    answers = _resend(lc, batch, 12)
+    assert answers[0] == {"accepted": 5, "rejected": []}
+    assert all(a.get("dropped") == {"duplicate": 5} for a in answers[1:]), answers
+    lc.flush()
+    assert _stored(lc, ids) == {m: (1, 1) for m in ids}
+    lc.stop()
+    lc.start()
+    lc.flush()
+    answers = _resend(lc, batch, 8)
+    assert all(a.get("dropped") == {"duplicate": 5} for a in answers), answers
+    lc.flush()
+    assert _stored(lc, ids) == {m: (1, 1) for m in ids}
+
+
+def test_answers_through_an_edge_carry_one_date_and_server_header_and_no_client_log_lines(live_collector_factory):
+    """Found in QA: a response proxied from the writer kept the writer's Date and Server
+    headers beside the edge's own, and every forwarded request (load balancer probes of
+    /readyz included) logged an httpx INFO line."""
+    lc = live_collector_factory(args=("--workers", "2"))
+    for path in ("/readyz", "/v1/admin/flush"):
+        r = httpx.request("GET" if path == "/readyz" else "POST", lc.url + path,
+                          headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert len(r.headers.get_list("date")) == 1 and len(r.headers.get_list("server")) <= 1, r.headers
+    assert "HTTP Request:" not in (lc.tmp / "serve.log").read_text()
