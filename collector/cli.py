@@ -123,12 +123,11 @@ def _in_use(settings: Settings) -> str | None:
 def _serve_workers(args: argparse.Namespace, settings: Settings, uv: dict[str, Any]) -> int:
     """One writer process on a loopback port, then N uvicorn edge workers."""
     import secrets
-    import signal
     import socket
-    import subprocess
 
     import uvicorn
 
+    from collector.edge import WriterProcess
     from collector.service import SHARED_IDS_ENV
     from collector.validate.dedup import SharedRecentIds
 
@@ -146,18 +145,14 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, uv: dict[str, A
            "PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1)}
     if settings.config:
         env["FOOTPATH_CONFIG"] = str(Path(settings.config).resolve())
-    writer = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve", "--port", str(internal),
-                               "--host", "127.0.0.1", "--public-port", str(args.port)], env=env)
+    writer = WriterProcess([sys.executable, "-m", "collector.cli", "serve", "--port", str(internal),
+                            "--host", "127.0.0.1", "--public-port", str(args.port)], env)
     os.environ.update(env, FOOTPATH_WRITER_URL=f"http://127.0.0.1:{internal}")
     try:
         uvicorn.run("collector.edge:app_factory", factory=True, workers=args.workers, host=args.host,
                     port=args.port, **uv)
     finally:
-        writer.send_signal(signal.SIGTERM)  # edges are down: the writer drains every series, exits
-        try:
-            writer.wait(60)
-        except subprocess.TimeoutExpired:
-            writer.kill()
+        writer.stop()  # edges are down: the writer drains every series, exits
     return 0
 
 

@@ -8,7 +8,12 @@ answers everything that needs the engine.  Edge processes forward those requests
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import subprocess
+import threading
+import time
 
 import httpx
 from starlette.applications import Starlette
@@ -17,6 +22,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.types import INGEST_PATHS
+
+log = logging.getLogger("footpath.edge")
 
 # What an edge answers itself; every other path goes to the writer process.
 EDGE_EXACT = {"/v1/batch", "/t.js", "/healthz", "/readyz", "/metrics", "/openapi.json", "/",
@@ -79,3 +86,51 @@ def app_factory() -> Starlette:
                                  int(os.environ.get("FOOTPATH_PUBLIC_PORT", "8000")), quiet=True)
     logs.setup(settings.log_format)
     return build_app(settings, writer_url=os.environ["FOOTPATH_WRITER_URL"])
+
+
+class WriterProcess:
+    """The writer process of `serve --workers`, kept running: a thread of the supervising
+    process waits on it, and when it exits while the server is up (killed, crashed) logs
+    why and starts it again on the same port, after 1, 2, 4 ... up to 30 s (reset after a
+    minute of running).  Without this a dead writer went unnoticed (found in QA): edges
+    kept acknowledging into their buffers, nothing was written, /readyz said 503."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        self.argv, self.env = argv, env
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(argv, env=env)
+        self.restarts = 0
+        self._watch = threading.Thread(target=self._run, name="footpath-writer-watch", daemon=True)
+        self._watch.start()
+
+    def _run(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            code = self.proc.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > 60:
+                delay = 1.0
+            log.error("the writer process (pid %d) exited with code %s; starting it again in %.0f s "
+                      "(meanwhile the edges buffer what they accept)", self.proc.pid, code, delay)
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, 30.0)
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.proc = subprocess.Popen(self.argv, env=self.env)
+                self.restarts += 1
+            log.info("writer process started again (pid %d)", self.proc.pid)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM (the writer drains every series, then exits), SIGKILL after timeout."""
+        with self._lock:
+            self._stopping.set()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

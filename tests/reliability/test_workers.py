@@ -1,7 +1,11 @@
 """`footpath serve --workers N`: N edge processes buffer, one writer process owns the
 embedded engine; admin requests reach the writer through any edge."""
 
+import os
+import signal
 import threading
+import time
+from pathlib import Path
 
 import httpx
 
@@ -86,3 +90,37 @@ def test_answers_through_an_edge_carry_one_date_and_server_header_and_no_client_
         assert r.status_code == 200, r.text
         assert len(r.headers.get_list("date")) == 1 and len(r.headers.get_list("server")) <= 1, r.headers
     assert "HTTP Request:" not in (lc.tmp / "serve.log").read_text()
+
+
+def _writer_pid(lc) -> int:
+    """The writer child of `serve --workers`: the serve process started with --public-port."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--public-port" in argv and str(lc.port).encode() in argv and b"serve" in argv:
+            return int(proc.name)
+    raise AssertionError("no writer process found")
+
+
+def test_a_killed_writer_process_is_started_again_and_writes_what_the_edges_buffered(live_collector_factory):
+    """Found in QA: after kill -9 of the writer process nothing noticed; the edges kept
+    acknowledging into their buffers and nothing was written until a manual restart."""
+    lc = live_collector_factory(args=("--workers", "2"))
+    first = _writer_pid(lc)
+    os.kill(first, signal.SIGKILL)
+    batch = [{"type": "track", "event": "While down", "anonymousId": "w", "messageId": f"wd-{i}"} for i in range(7)]
+    r = httpx.post(lc.url + "/v1/batch", json={"batch": batch}, auth=(lc.write_key, ""), timeout=10)
+    assert r.status_code == 200 and r.json()["accepted"] == 7
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            lc.flush()
+            break
+        except Exception:  # noqa: BLE001 - 503 until the writer is back
+            time.sleep(0.5)
+    assert _writer_pid(lc) != first
+    assert lc.sql("SELECT count() FROM footpath.events WHERE message_id LIKE 'wd-%'") == [[7]]
+    log = (lc.tmp / "serve.log").read_text()
+    assert f"the writer process (pid {first}) exited with code -9" in log
