@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from collector.attribution.http import AttributionRoutes
-from collector.edge import WriterProxy, writer_problems
+from collector.edge import WriterProxy, edge_metrics, writer_problems
 from collector.enrich.clientip import trusted_peer
 from collector.experiments import http as experiments_http
 from collector.ops import metrics
@@ -143,7 +143,10 @@ class Handlers:
         return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
     async def metrics(self, request: Request) -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        body = metrics.render()
+        if self.writer_url:  # an edge of serve --workers: the storage side is the writer's
+            body = await edge_metrics(body, self.writer_url)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- admin -----------------------------------------------------------------------------
     def admin_ok(self, request: Request) -> bool:

@@ -134,3 +134,38 @@ class WriterProcess:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+# Families only the writer process updates (storage, inserts, the buffer's backlog over every
+# series, identity, quality alerts): an edge's own copies read 0 (storage_up 0 while storage
+# was fine; found in QA), so an edge's /metrics shows the writer's instead.
+WRITER_FAMILIES = ("footpath_storage_up", "footpath_rows_inserted", "footpath_insert_",
+                   "footpath_buffer_backlog_bytes", "footpath_shared_devices", "footpath_quality_",
+                   "footpath_quarantine_replayed")
+
+
+def _family(line: str) -> str:
+    if line.startswith("#"):
+        parts = line.split(None, 3)
+        return parts[2] if len(parts) > 2 else ""
+    return line.split("{", 1)[0].split(" ", 1)[0]
+
+
+def _writer_lines(text: str, writer: bool) -> list[str]:
+    return [ln for ln in text.splitlines() if ln and _family(ln).startswith(WRITER_FAMILIES) == writer]
+
+
+async def edge_metrics(own: bytes, writer_url: str) -> bytes:
+    """An edge's /metrics: its own ingestion counters, the writer's storage-side families.
+    With the writer unreachable, footpath_storage_up reads 0 and the backlog is this edge's."""
+    try:
+        async with httpx.AsyncClient(timeout=3) as c:
+            r = await c.get(writer_url.rstrip("/") + "/metrics")
+        r.raise_for_status()
+        theirs = _writer_lines(r.text, True)
+    except httpx.HTTPError:
+        mine = own.decode()
+        theirs = [ln for ln in _writer_lines(mine, True) if _family(ln).startswith("footpath_buffer_backlog")]
+        theirs += ["# HELP footpath_storage_up 1 when the last storage operation succeeded",
+                   "# TYPE footpath_storage_up gauge", "footpath_storage_up 0.0"]
+    return ("\n".join(_writer_lines(own.decode(), False) + theirs) + "\n").encode()

@@ -124,3 +124,26 @@ def test_a_killed_writer_process_is_started_again_and_writes_what_the_edges_buff
     assert lc.sql("SELECT count() FROM footpath.events WHERE message_id LIKE 'wd-%'") == [[7]]
     log = (lc.tmp / "serve.log").read_text()
     assert f"the writer process (pid {first}) exited with code -9" in log
+
+
+def _metric(text: str, name: str) -> float:
+    values = [float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(name + " ")]
+    assert len(values) == 1, (name, values)
+    return values[0]
+
+
+def test_metrics_through_an_edge_show_the_writers_storage_side(live_collector_factory):
+    """Found in QA: an edge's /metrics showed its own storage-side families, which only the
+    writer process updates: footpath_storage_up 0 with storage fine, no rows inserted, the
+    backlog of its own series.  Ingestion counters stay the answering edge's (RELIABILITY.md)."""
+    lc = live_collector_factory(args=("--workers", "2"))
+    batch = [{"type": "track", "event": "M", "anonymousId": "m", "messageId": f"met-{i}"} for i in range(9)]
+    assert httpx.post(lc.url + "/v1/batch", json={"batch": batch}, auth=(lc.write_key, ""), timeout=10).status_code == 200
+    lc.flush()
+    stored = lc.sql("SELECT count() FROM footpath.events")[0][0]
+    for _ in range(4):  # whichever edge answers
+        text = httpx.get(lc.url + "/metrics", timeout=10).text
+        assert _metric(text, "footpath_storage_up") == 1.0
+        assert _metric(text, "footpath_rows_inserted_total") >= stored >= 9
+        assert _metric(text, "footpath_buffer_backlog_bytes") == 0.0
+        assert text.count("# TYPE footpath_storage_up ") == 1 and "footpath_messages_received_total" in text
