@@ -9,7 +9,6 @@ conversions per channel and model, then the top paths; --json prints the raw ans
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -67,7 +66,7 @@ def render(doc: dict[str, Any], top: int = 10) -> str:
 
 
 def add_commands(sub: Any, api: Api) -> None:
-    from collector.reports.commands import parse_step
+    from collector.reports.commands import failed, parse_step
 
     a = _report_subparsers(sub).add_parser(
         "attribution", help="conversions credited to channels: rule-based, Markov and Shapley models")
@@ -90,8 +89,7 @@ def add_commands(sub: Any, api: Api) -> None:
     def run(args: argparse.Namespace) -> int:
         status, doc = api(args, "POST", "/v1/reports/attribution", body_from_args(args))
         if status != 200:
-            print(f"footpath: HTTP {status}: {doc.get('error')}", file=sys.stderr)
-            return 1
+            return failed(status, doc, a)
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() if args.json else render(doc))
         return 0
 

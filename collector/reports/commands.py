@@ -8,6 +8,7 @@ body; the options given on the command line override its fields."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -134,7 +135,7 @@ def add_commands(sub: Any, api: Api) -> None:
                 body[key] = v
         return _call(args, api, "/v1/reports/fallout", body, _print_fallout)
 
-    f.set_defaults(func=run_fallout)
+    f.set_defaults(func=run_fallout, parser=f)
 
     p = rs.add_parser("paths", help="flows from a start step, to an end step, or from entry")
     common(p)
@@ -156,15 +157,31 @@ def add_commands(sub: Any, api: Api) -> None:
             body["include"] = [k.strip() for k in args.include.split(",") if k.strip()]
         return _call(args, api, "/v1/reports/paths", body, _print_paths)
 
-    p.set_defaults(func=run_paths)
+    p.set_defaults(func=run_paths, parser=p)
+
+
+# request fields whose option is not --<field with dashes>
+FIELD_OPTIONS = {"steps": "--step", "window_seconds": "--window", "from": "--from"}
+
+
+def failed(status: int, doc: dict[str, Any], parser: argparse.ArgumentParser) -> int:
+    """Prints a report request's error answer; where it names a request field that one of
+    the command's options sets, names the option too (the API speaks of fields: found in
+    QA, "field 'conversion': is required" with no word of --conversion)."""
+    msg = f"footpath: HTTP {status}: {doc.get('error')}"
+    top = re.split(r"[.\[]", str(doc.get("field") or ""), maxsplit=1)[0]
+    option = FIELD_OPTIONS.get(top, "--" + top.replace("_", "-"))
+    if top and option in parser._option_string_actions:  # argparse's table of the command's options
+        msg += f" (set it with {option})"
+    print(msg, file=sys.stderr)
+    return 1
 
 
 def _call(args: argparse.Namespace, api: Api, path: str, body: dict[str, Any],
           show: Callable[[dict[str, Any]], None]) -> int:
     status, doc = api(args, "POST", path, body)
     if status != 200:
-        print(f"footpath: HTTP {status}: {doc.get('error')}", file=sys.stderr)
-        return 1
+        return failed(status, doc, args.parser)
     if args.json:
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
     else:

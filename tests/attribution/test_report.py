@@ -331,4 +331,7 @@ def test_cli_report_attribution(env):
     js = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=environ, timeout=120)
     assert orjson.loads(js.stdout)["models"]["linear"]["Referral"] == {"conversions": 0.5, "value": 12.5}
     bad = subprocess.run([*cmd[:-4], "--models", "magic"], capture_output=True, text=True, env=environ, timeout=120)
-    assert bad.returncode == 1 and "models" in bad.stderr
+    assert bad.returncode == 1 and "models" in bad.stderr and "(set it with --models)" in bad.stderr
+    # an error about a field names the option that sets it (found in QA: only the API field)
+    none = subprocess.run([*cmd[:9], *cmd[11:]], capture_output=True, text=True, env=environ, timeout=120)
+    assert none.returncode == 1 and "conversion" in none.stderr and "(set it with --conversion)" in none.stderr, none.stderr
