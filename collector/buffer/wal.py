@@ -23,6 +23,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +157,10 @@ class WriteAheadBuffer:
         self._appended = 0  # records written by this process
         self._synced = 0  # records known to be on disk
         self._sync_task: asyncio.Future[None] | None = None
+        # fsyncs on a thread of their own: in the event loop's default executor they queued
+        # behind /v1/sql and report queries (up to sql_max_seconds each), so one slow admin
+        # query held up every acknowledgement (found in QA: a one-message batch took 18 s)
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix=f"footpath-fsync-{series}")
         self._last_sync = time.monotonic()
         self.wakeup: threading.Event | None = None  # set by the in-process writer
         # Wake the writer only once this much is waiting (it wakes on its own every flush_ms):
@@ -280,12 +285,13 @@ class WriteAheadBuffer:
         while self._synced < seq:
             task = self._sync_task
             if task is None or task.done():
-                task = asyncio.get_running_loop().run_in_executor(None, self.sync)
+                task = asyncio.get_running_loop().run_in_executor(self._syncer, self.sync)
                 self._sync_task = task
             await asyncio.shield(task)
 
     def close(self) -> None:
         self._closed.set()
+        self._syncer.shutdown(wait=True)
         with self._lock:
             if self._fd >= 0:
                 if self.policy != "off":

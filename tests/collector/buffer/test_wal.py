@@ -140,3 +140,27 @@ def test_a_restart_after_everything_was_drained_never_reuses_a_segment_name(tmp_
     wal2.close()
     again = BufferReader(tmp_path).next_batch(100)
     assert again is not None and again.payload == b'{"n":2}'
+
+
+def test_an_fsync_does_not_wait_behind_the_event_loops_default_executor(tmp_path):
+    """Found in QA: the fsync of an acknowledgement ran in the loop's default executor,
+    where /v1/sql and report queries run too; with its threads all busy a one-message
+    batch waited 18 s.  Here every default-executor thread is held until the append is
+    done: the append must complete anyway."""
+    buf = WriteAheadBuffer(tmp_path, fsync="always")
+    release = threading.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        held = [loop.run_in_executor(None, release.wait) for _ in range(64)]  # more than the pool has
+        try:
+            await asyncio.wait_for(buf.append(b"one message"), timeout=20)
+        finally:
+            release.set()
+            await asyncio.gather(*held)
+
+    t = threading.Thread(target=lambda: asyncio.run(main()))  # a loop of its own (see above)
+    t.start()
+    t.join()
+    buf.close()
+    assert [r.payload for _, _, p in list_segments(tmp_path) for r in read_records(p)] == [b"one message"]
