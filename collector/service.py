@@ -61,7 +61,8 @@ class Collector:
                                     fsync_ms=settings.fsync_ms, segment_bytes=settings.segment_bytes,
                                     max_bytes=settings.buffer_max_bytes)
         self.store = Store(settings.effective_clickhouse_url,
-                           sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory),
+                           sql_limits(settings.sql_max_seconds, settings.sql_max_rows, settings.sql_max_memory,
+                                      settings.sql_max_result_bytes),
                            {s.id: s.retention_days for s in settings.sites},
                            {"rejected_messages": settings.rejected_keep_days},
                            ClusterRender(settings.clickhouse_cluster))

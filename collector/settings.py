@@ -82,6 +82,14 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("sql_max_seconds", "FOOTPATH_SQL_MAX_SECONDS", 20, int, "Time limit of one /v1/sql or report query."),
     Spec("sql_max_rows", "FOOTPATH_SQL_MAX_ROWS", 100_000, int, "Row limit of one /v1/sql result."),
     Spec("sql_max_memory", "FOOTPATH_SQL_MAX_MEMORY", 2 << 30, int, "Memory limit (bytes) of one query."),
+    Spec("sql_max_result_bytes", "FOOTPATH_SQL_MAX_RESULT_BYTES", 64 << 20, int,
+         "Size limit (bytes, uncompressed) of one /v1/sql result; its JSON answer takes several times this "
+         "in the collector's memory."),
+    Spec("read_timeout_s", "FOOTPATH_READ_TIMEOUT_S", 15, int,
+         "A connection must deliver a request's headers and body within this many seconds of its first byte "
+         "(and send a first byte this soon after connecting); else it is closed (408 where it can be said)."),
+    Spec("max_header_bytes", "FOOTPATH_MAX_HEADER_BYTES", 64 * 1024, int,
+         "Largest request line and headers together; 431 beyond."),
     Spec("ua_cache_size", "FOOTPATH_UA_CACHE_SIZE", 50_000, int, "User-agent strings whose parse is cached."),
     Spec("log_format", "FOOTPATH_LOG_FORMAT", "json", str, "Log lines as json or text."),
     Spec("test_fixtures", "FOOTPATH_TEST_FIXTURES", "", str,
@@ -130,6 +138,9 @@ class Settings:
     sql_max_seconds: int = 20
     sql_max_rows: int = 100_000
     sql_max_memory: int = 2 << 30
+    sql_max_result_bytes: int = 64 << 20
+    read_timeout_s: int = 15
+    max_header_bytes: int = 64 * 1024
     ua_cache_size: int = 50_000
     log_format: str = "json"
     test_fixtures: str = ""
@@ -175,7 +186,7 @@ def _coerce(spec: Spec, value: Any, origin: str) -> Any:
 # off, unlimited, none kept, at once); every int setting is in one of the two.
 POSITIVE = ("flush_rows", "flush_ms", "fsync_ms", "max_message_bytes", "max_batch_bytes", "max_depth", "max_keys",
             "max_string", "buffer_max_bytes", "segment_bytes", "sql_max_seconds", "sql_max_rows",
-            "sql_max_memory", "max_past_days")
+            "sql_max_memory", "max_past_days", "sql_max_result_bytes", "read_timeout_s", "max_header_bytes")
 NOT_NEGATIVE = ("rejected_keep_per_minute", "rejected_keep_days", "max_future_seconds", "dedup_capacity",
                 "ua_cache_size", "plan_reload_ms", "quality_interval_s", "alert_resolve_minutes",
                 "webhook_retry_minutes")

@@ -26,8 +26,12 @@ class QueryError(Exception):
         self.reason = reason
 
 
-def sql_limits(max_seconds: int, max_rows: int, max_memory: int) -> dict[str, Any]:
-    return {"max_execution_time": max_seconds, "max_result_rows": max_rows,
+def sql_limits(max_seconds: int, max_rows: int, max_memory: int, max_result_bytes: int = 64 << 20) -> dict[str, Any]:
+    """The read-only clients' limits.  The result's rows and bytes bound what a /v1/sql
+    answer holds in the collector (found in QA: 40 rows of 20 MB each passed every other
+    limit and took 3.5 GB of memory and 39 s to answer); the reports' streams drop both
+    (Store.new_reader)."""
+    return {"max_execution_time": max_seconds, "max_result_rows": max_rows, "max_result_bytes": max_result_bytes,
             "result_overflow_mode": "throw", "max_memory_usage": max_memory}
 
 
@@ -77,13 +81,46 @@ def run_readonly(store: Store, sql: str, params: dict[str, Any] | None) -> dict[
         raise QueryError(400, "field 'params' must be an object")
     with store.reading() as client:  # this request's own client: a failure here closes it alone
         _vet(client, sql)
-        return _run(client, sql, params)
+        return _run(client, sql, params, store.sql_limits.get("max_result_bytes") or 0)
 
 
-def _run(client: Client, sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def _size(v: Any) -> int:
+    """About the bytes a JSON value takes (strings their length, numbers 8)."""
+    if isinstance(v, str):
+        return len(v) + 2
+    if isinstance(v, list):
+        return sum(_size(x) for x in v) + 2
+    if isinstance(v, dict):
+        return sum(len(k) + _size(x) for k, x in v.items()) + 2
+    return 8
+
+
+def _run(client: Client, sql: str, params: dict[str, Any] | None, max_bytes: int = 0) -> dict[str, Any]:
+    """The statement's result as JSON-ready rows, read block by block; past max_bytes
+    (sql_max_result_bytes) a 400.  The engine's own max_result_bytes (sql_limits) is checked
+    per block in the embedded engine, so a few rows of huge values passed it (found in QA:
+    40 rows of 20 MB took 3.5 GB of the collector's memory); counted here, the collector
+    holds at most the cap and one block."""
+    rows: list[list[Any]] = []
+    size = 0
     try:
-        result = client.query(sql, parameters=params or None)
-        rows = [[jsonable(v) for v in row] for row in result.result_rows]
+        try:
+            with client.query_row_block_stream(sql, parameters=params or None) as stream:
+                columns = list(stream.source.column_names)
+                for block in stream:
+                    for row in block:
+                        out = [jsonable(v) for v in row]
+                        rows.append(out)
+                        size += sum(_size(v) for v in out) if max_bytes else 0
+                    if max_bytes and size > max_bytes:
+                        raise QueryError(400, f"the result passes {max_bytes:,} bytes (the collector's sql_max_result_"
+                                              "bytes): aggregate, add a LIMIT or select fewer columns")
+        except ClickHouseError as e:
+            if "Streaming query is not supported" not in str(e):
+                raise
+            # not a SELECT (SHOW, DESCRIBE, a write the engine will refuse): no stream; small answers
+            result = client.query(sql, parameters=params or None)
+            columns, rows = list(result.column_names), [[jsonable(v) for v in row] for row in result.result_rows]
     except (ValueError, TypeError, KeyError, IndexError) as e:
         # Raised before anything reaches the engine: without {name:Type} placeholders the
         # client formats params into the text Python-style (%(name)s), and a stray % or a
@@ -102,11 +139,14 @@ def _run(client: Client, sql: str, params: dict[str, Any] | None) -> dict[str, A
                       '{"columns": [...], "rows": [...]}; leave that clause out')
         elif "SYNTAX_ERROR" in msg:  # the quoted text ends in the client's own FORMAT: not the user's
             reason = reason.replace("\n FORMAT Native", "")
+        elif "TOO_MANY_ROWS_OR_BYTES" in msg and "result" in msg.lower():
+            reason = (reason.split("(TOO_MANY")[0].strip() + " (the collector's sql_max_rows / sql_max_result_bytes: "
+                      "aggregate, add a LIMIT or select fewer columns)")
         elif (missing := re.search(r"Substitution `([^`]+)` is not set", msg)):
             name = missing.group(1)
             reason += f' (give its value in "params": {{"{name}": ...}}, or as param_{name}=... in the URL)'
         raise QueryError(status, reason) from None
-    return {"columns": list(result.column_names), "rows": rows}
+    return {"columns": columns, "rows": rows}
 
 
 # a statement that ends in a clause choosing its own output; one that may hold one elsewhere
@@ -142,10 +182,16 @@ def _vet(client: Client, sql: str) -> None:
       directory; with TRUNCATE it overwrites one).  In a string literal the words are
       refused too, which costs nothing but a clear error.
 
+    - KILL QUERY / KILL MUTATION, which readonly = 1 allows: any admin could cancel another
+      request's query, the writer's inserts or an erasure's mutations (found in QA).
+
     Any other syntax error is left for the query itself to report."""
-    if ";" not in sql and "outfile" not in sql.lower():
+    low = sql.lower()
+    if ";" not in sql and "outfile" not in low and "kill" not in low:
         return
     formatted, msg = _formatted(client, sql)
+    if formatted.lstrip().upper().startswith("KILL"):
+        raise QueryError(403, "KILL cancels other queries (the writer's inserts, erasures); /v1/sql only reads")
     if msg:
         if "Multi-statements are not allowed" in msg:
             at = re.search(r"failed at position (\d+)", msg)

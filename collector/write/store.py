@@ -156,6 +156,7 @@ class Store:
         settings = dict(self.sql_limits)
         if not row_limit:
             settings.pop("max_result_rows", None)
+            settings.pop("max_result_bytes", None)
             settings.pop("result_overflow_mode", None)
         # Reports stream rows with values computed from LowCardinality columns (label
         # ranks); moved after the sort, as ClickHouse does by default, they are computed

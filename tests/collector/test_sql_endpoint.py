@@ -164,3 +164,22 @@ def test_each_request_has_its_own_client_so_a_failure_or_a_slow_query_stays_its_
     assert done["slow"][1].status_code == 200, done["slow"][1].text
     assert done["quick"][0] < done["slow"][0]  # it did not wait for the slow one
     assert done["bad"][0] < done["slow"][0]
+
+
+def test_kill_is_refused_though_readonly_allows_it(server):
+    """Found in QA: KILL QUERY and KILL MUTATION passed readonly = 1, so /v1/sql could
+    cancel other requests' queries, the writer's inserts and erasure mutations."""
+    for stmt in ("KILL QUERY WHERE query LIKE '%INSERT%' ASYNC", "/* x */ kill mutation where 1 TEST",
+                 "KILL QUERY WHERE 1 SYNC;"):
+        r = _sql(server, {"sql": stmt})
+        assert r.status_code == 403 and "KILL" in r.json()["error"], (stmt, r.text)
+    # the word in a string or a column alias is not a statement
+    assert _sql(server, {"sql": "SELECT 'kill' AS kill"}).json()["rows"] == [["kill"]]
+
+
+def test_a_result_larger_than_sql_max_result_bytes_is_a_clear_400(server):
+    """Found in QA: 40 rows of 20 MB passed the row, time and memory limits and took 3.5 GB
+    of the collector's memory to answer.  The default cap is 64 MiB of result."""
+    r = _sql(server, {"sql": "SELECT repeat('a', 1000000) FROM numbers(100)"})
+    assert r.status_code == 400 and "sql_max_result_bytes" in r.json()["error"], r.text
+    assert _sql(server, {"sql": "SELECT length(repeat('a', 1000000)) FROM numbers(100) LIMIT 1"}).json()["rows"] == [[1000000]]
