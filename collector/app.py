@@ -30,6 +30,7 @@ from collector.plans import api as plans_api
 from collector.quality import api as quality_api
 from collector.query.persons import PersonRoutes
 from collector.query.sql import QueryError, run_readonly, sql_request
+from collector.receive import guard
 from collector.receive.analyticsjs import scheme_seen, segment_settings
 from collector.receive.auth import request_origin
 from collector.receive.body import BodyError, parse_json, read_body
@@ -192,6 +193,7 @@ class Handlers:
 def build_app(settings: Settings, collector: Collector | None = None, writer_url: str = "") -> Starlette:
     """The collector app.  With `writer_url` it is an edge worker: it buffers under its own
     series, runs no writer, and forwards engine-bound requests to the writer process."""
+    guard.configure(settings.read_timeout_s, settings.max_header_bytes)  # this process's connections
     if collector is None:
         collector = (Collector(settings, series=f"e{os.getpid()}", run_writer=False) if writer_url
                      else Collector(settings))

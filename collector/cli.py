@@ -76,7 +76,9 @@ def _kept_secret(path: Path, prefix: str = "") -> str:
 # X-Forwarded-For from 127.0.0.1 and rewrite the peer before the app sees it, so a local
 # process could name any client address; `trusted_proxies` is the one setting that decides
 # (collector/enrich/clientip.py).
-UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "proxy_headers": False}
+# http: the httptools protocol with a read deadline and a header limit (receive/guard.py)
+UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "proxy_headers": False,
+                                   "http": "collector.receive.guard:GuardedHttpTools"}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
