@@ -71,7 +71,7 @@ def test_parser_never_raises_anything_but_a_body_error(data):
      "not valid JSON"),
     (b'{"batch": [{"type": "track", "event": "x", "anonymousId": "a", "properties": {"n": Infinity}}]}', 400,
      "not valid JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, "JSON object"),  # read (too deep values cut), not an object
     (b"   ", 400, "empty body"),
     (b'"just a string"', 400, "JSON object"),
 ])
@@ -157,3 +157,22 @@ def test_response_never_reflects_an_unlisted_origin(server):
                    content=orjson.dumps({"writeKey": server.site.public_key, "batch": [GOOD]}))
     assert r.status_code == 403
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_a_message_nested_past_the_parsers_limits_costs_only_itself(server):
+    """Found in QA: one message nested ~1,100 levels deep made orjson and the stdlib parser
+    both refuse the body, and the whole batch got a 400.  Depth is a per-message limit."""
+    deep = "[" * 1100 + "]" * 1100
+    body = ('{"batch": [{"type": "track", "event": "Fine", "anonymousId": "d", "messageId": "deep-ok"}, '
+            '{"type": "track", "event": "Deep", "anonymousId": "d", "messageId": "deep-bad", '
+            '"properties": {"a": ' + deep + ', "s": "[[{ \\" ]]"}}]}')
+    r = httpx.post(server.url + "/v1/batch", content=body, auth=(server.site.write_key, ""),
+                   headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["accepted"] == 1 and len(out["rejected"]) == 1, out
+    assert out["rejected"][0]["index"] == 1 and "deeper" in out["rejected"][0]["reason"], out
+    # a body that is not JSON stays a 400
+    bad = httpx.post(server.url + "/v1/batch", content='{"batch": [' + "[" * 1100, auth=(server.site.write_key, ""),
+                     headers={"Content-Type": "application/json"}, timeout=10)
+    assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
