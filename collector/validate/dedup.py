@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import itertools
 import mmap
 import os
 import threading
@@ -163,12 +164,15 @@ class SharedRecentIds(RecentIds):
             return self._seen_or_add(k)
 
     def seen_or_add_many(self, pairs: Iterable[tuple[str, str]]) -> int:
-        """seen_or_add for each pair under one lock (the start-up warm-ups); returns how many."""
+        """seen_or_add for each pair (the start-up warm-ups), taking the lock once per 4,096
+        so the edges' requests are not held up for the whole warm-up; returns how many."""
         n = 0
-        with self._held():
-            for site_id, message_id in pairs:
-                self._seen_or_add(_key(site_id, message_id))
-                n += 1
+        it = iter(pairs)
+        while chunk := [_key(s, m) for s, m in itertools.islice(it, 4096)]:
+            with self._held():
+                for k in chunk:
+                    self._seen_or_add(k)
+            n += len(chunk)
         return n
 
     def _seen_or_add(self, k: int) -> bool:
