@@ -185,10 +185,10 @@ def main() -> None:
            "FOOTPATH_BUFFER_MAX_BYTES": str(1 << 36)}
     if args.mode == "edge":
         env.update(FOOTPATH_CONFIG=str(cfg), FOOTPATH_WRITER_URL="http://127.0.0.1:9", FOOTPATH_PUBLIC_PORT=str(port))
-        # the options `serve --workers N` gives its edges (collector.cli.UVICORN_OPTIONS)
-        cmd = [py, "-m", "uvicorn", "collector.edge:app_factory", "--factory", "--port", str(port),
-               "--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--loop", "uvloop",
-               "--http", "httptools"]
+        # the options `serve --workers N` gives its edges (collector.cli.UVICORN_OPTIONS, whose
+        # HTTP protocol, receive/guard.py, uvicorn's command line cannot name)
+        cmd = [py, "-c", "import uvicorn; from collector.cli import UVICORN_OPTIONS as o; uvicorn.run("
+               f"'collector.edge:app_factory', factory=True, port={port}, loop='uvloop', **o)"]
     else:
         cmd = [py, "-m", "collector.cli", "--config", str(cfg), "serve", "--port", str(port)]
     runs: list[tuple[int, str, int, dict]] = []  # (repetition, target, batch, wrk result)
