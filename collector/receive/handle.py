@@ -196,7 +196,14 @@ class Ingest:
             len(body) <= self.s.max_message_bytes, strict, received_text)
         metrics.count(metrics.RECEIVED, principal.source, len(messages))
         self._requests += 1
-        out = pipeline.run(rq, self.c.services, messages, not self._requests % TIME_EVERY)
+        try:
+            out = pipeline.run(rq, self.c.services, messages, not self._requests % TIME_EVERY)
+        except BaseException:
+            # the request is answered 500 and will be sent again: the ids it registered must not
+            # turn that retry into "duplicate" (found in QA: the good messages were lost)
+            for mid in rq.added_ids:
+                self.c.services.recent.forget(site.id, mid)
+            raise
         records = pipeline.buffer_records(out)
         wal = self.c.wal
         if records:

@@ -114,7 +114,21 @@ def _message_text(raw: Any) -> tuple[str, int]:
         raw = {**raw, "context": {k: v for k, v in raw["context"].items() if k != "ip"}}
     try:
         text = orjson.dumps(raw).decode()
-    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate, an integer beyond 64 bits
-        text = json.dumps(raw, ensure_ascii=False, default=str, separators=(",", ":")).encode(
+    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate, an integer beyond 64 bits, deep nesting
+        # orjson writes at most 254 levels, json.dumps ~1,000: deeper values are kept as a
+        # placeholder (found in QA: a message ~1,000 levels deep made its whole batch a 500)
+        text = json.dumps(_clipped(raw), ensure_ascii=False, default=str, separators=(",", ":")).encode(
             "utf-8", "backslashreplace").decode()
     return text[:MAX_MESSAGE_CHARS], len(text.encode())
+
+
+CLIP_DEPTH = 64  # deeper than any message's max_depth needs showing
+
+
+def _clipped(value: Any, depth: int = 0) -> Any:
+    """value with everything nested deeper than CLIP_DEPTH replaced by a placeholder string."""
+    if isinstance(value, dict):
+        return {k: _clipped(v, depth + 1) for k, v in value.items()} if depth < CLIP_DEPTH else "(nested too deep)"
+    if isinstance(value, list):
+        return [_clipped(v, depth + 1) for v in value] if depth < CLIP_DEPTH else "(nested too deep)"
+    return value

@@ -176,3 +176,34 @@ def test_a_message_nested_past_the_parsers_limits_costs_only_itself(server):
     bad = httpx.post(server.url + "/v1/batch", content='{"batch": [' + "[" * 1100, auth=(server.site.write_key, ""),
                      headers={"Content-Type": "application/json"}, timeout=10)
     assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("levels", [980, 1000, 1020])
+def test_a_message_nested_just_under_the_parsers_limit_costs_only_itself_too(server, levels):
+    """Found in QA: at ~975-1,022 levels orjson read the body, but keeping the rejected
+    message's text (json.dumps) ran out of recursion: the whole batch was a 500."""
+    deep = "[" * levels + "1" + "]" * levels
+    body = ('{"batch": [{"type": "track", "event": "Fine", "anonymousId": "d", "messageId": "near-ok-%d"}, '
+            '{"type": "track", "event": "Deep", "anonymousId": "d", "properties": {"x": %s}}]}' % (levels, deep))
+    r = httpx.post(server.url + "/v1/batch", content=body, auth=(server.site.write_key, ""),
+                   headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["index"] == 1
+
+
+def test_a_request_that_fails_inside_the_pipeline_forgets_the_ids_it_registered(server, monkeypatch):
+    """Found in QA: a 500 from inside the pipeline left the batch's message ids in the
+    dedup cache, so the client's retry was answered "duplicate" and the events were lost."""
+    real = pipeline.run
+
+    def failing(rq, *a, **k):
+        real(rq, *a, **k)  # registers the ids, then a bug
+        raise RuntimeError("a bug after the dedup step")
+
+    batch = {"batch": [{"type": "track", "event": "Retry me", "anonymousId": "r", "messageId": "fail-then-ok"}]}
+    monkeypatch.setattr(pipeline, "run", failing)
+    r = server.post("/v1/batch", batch, key=server.site.write_key)
+    assert r.status_code == 500
+    monkeypatch.setattr(pipeline, "run", real)
+    r = server.post("/v1/batch", batch, key=server.site.write_key)
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "rejected": []}, r.text
