@@ -183,8 +183,8 @@ def test_a_message_nested_just_under_the_parsers_limit_costs_only_itself_too(ser
     """Found in QA: at ~975-1,022 levels orjson read the body, but keeping the rejected
     message's text (json.dumps) ran out of recursion: the whole batch was a 500."""
     deep = "[" * levels + "1" + "]" * levels
-    body = ('{"batch": [{"type": "track", "event": "Fine", "anonymousId": "d", "messageId": "near-ok-%d"}, '
-            '{"type": "track", "event": "Deep", "anonymousId": "d", "properties": {"x": %s}}]}' % (levels, deep))
+    body = ('{"batch": [{"type": "track", "event": "Fine", "anonymousId": "d", "messageId": "near-ok-' + str(levels)
+            + '"}, {"type": "track", "event": "Deep", "anonymousId": "d", "properties": {"x": ' + deep + '}}]}')
     r = httpx.post(server.url + "/v1/batch", content=body, auth=(server.site.write_key, ""),
                    headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 200, r.text
