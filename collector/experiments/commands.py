@@ -4,7 +4,6 @@ POST /v1/reports/experiment of the running collector, printed as a table."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import orjson
@@ -54,6 +53,8 @@ def print_result(doc: dict[str, Any]) -> None:
 
 
 def add_commands(sub: Any, api: Any) -> None:
+    from collector.reports.commands import failed
+
     e = _report_subparsers(sub).add_parser("experiment", help="experiment results: rates, uplift, p-values, SRM")
     e.add_argument("--site", required=True)
     e.add_argument("--experiment", required=True)
@@ -69,8 +70,7 @@ def add_commands(sub: Any, api: Any) -> None:
             body["to"] = args.to
         status, doc = api(args, "POST", "/v1/reports/experiment", body)
         if status != 200:
-            print(f"footpath: HTTP {status}: {doc.get('error') if isinstance(doc, dict) else doc}", file=sys.stderr)
-            return 1
+            return failed(status, doc if isinstance(doc, dict) else {"error": doc}, e)
         if args.json:
             print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         else:

@@ -155,7 +155,8 @@ def verdict(r: dict[str, Any]) -> str:
             if v["p_value"] is not None and v["p_value"] < ALPHA and (v["uplift"] or 0) > 0:
                 parts.append(f"Guardrail {m['name']!r} is worse in {v['key']!r} (+{v['uplift']:.1%}).")
     control = r["variants"][0]["key"]
-    wins = [v for v in r["variants"][1:] if (v.get("sequential_p_value") or 1) < ALPHA]
+    # 0.0 is a p-value (an overwhelming difference: found in QA, read as missing by `or`)
+    wins = [v for v in r["variants"][1:] if v.get("sequential_p_value") is not None and v["sequential_p_value"] < ALPHA]
     base = r["variants"][0]["rate"] or 0.0
     # the direction from the rates: the uplift is None while the control has no conversion
     better = [v for v in wins if (v["rate"] or 0.0) > base]

@@ -153,6 +153,21 @@ def test_cli_report_experiment(exp_server_factory, monkeypatch, capsys, tmp_path
     doc = json.loads(capsys.readouterr().out)
     assert [v["persons"] for v in doc["variants"]] == [20, 20]
     assert main(["--url", srv.url, "report", "experiment", "--site", srv.site.id, "--experiment", "nope"]) == 1
+    capsys.readouterr()
+    # an error about a field names the option (found in QA: only the fallout/paths/attribution ones did)
+    assert main([*args[:-4], "--from", "2026-13-01"]) == 1
+    assert "(set it with --from)" in capsys.readouterr().err
+
+
+def test_an_overwhelming_winner_is_declared_though_its_p_value_is_exactly_zero() -> None:
+    """Found in QA: at 25,000 persons per arm, 10 % against 30 %, the sequential p-value
+    underflows to 0.0, which `or 1` took for missing: "no winner yet"."""
+    from collector.experiments.results import verdict
+
+    base = {"srm": False, "srm_p_value": 0.5, "metrics": [], "sample_size": {"remaining": 0, "mde": 0.05}}
+    variants = [{"key": "control", "persons": 25000, "rate": 0.1, "uplift": None, "sequential_p_value": None},
+                {"key": "green", "persons": 25000, "rate": 0.3, "uplift": 2.0, "sequential_p_value": 0.0}]
+    assert verdict({**base, "variants": variants}).startswith("'green' beats 'control'")
 
 
 def test_bandit_weights_recomputed_and_served(exp_server_factory) -> None:
