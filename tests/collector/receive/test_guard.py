@@ -84,3 +84,21 @@ def test_headers_over_the_limit_are_a_431(live_collector_factory):
     assert sent < 50_000_000
     r = httpx.get(lc.url + "/healthz", timeout=10)
     assert r.status_code == 200
+
+
+def test_headers_over_the_limit_are_a_431_when_pipelined_or_sent_as_trailers(live_collector_factory):
+    """Found in QA: a second request's head in the same read as the first request, and a
+    chunked body's trailers, were not counted (100 KB and 10 MB passed)."""
+    lc = live_collector_factory(env=ENV)
+    s = _connect(lc)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+              + b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+    answer = _answer(s)
+    # the connection ends with the 431 (the first request's answer may or may not come before it)
+    assert b"HTTP/1.1 431" in answer and answer.count(b"HTTP/1.1 200") <= 1, answer
+    s = _connect(lc)
+    s.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+              + b"".join(b"X-T%d: %s\r\n" % (i, b"b" * 1000) for i in range(30)) + b"\r\n")
+    answer = _answer(s)
+    assert b"HTTP/1.1 431" in answer, answer[:300]
