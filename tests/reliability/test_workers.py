@@ -147,3 +147,21 @@ def test_metrics_through_an_edge_show_the_writers_storage_side(live_collector_fa
         assert _metric(text, "footpath_rows_inserted_total") >= stored >= 9
         assert _metric(text, "footpath_buffer_backlog_bytes") == 0.0
         assert text.count("# TYPE footpath_storage_up ") == 1 and "footpath_messages_received_total" in text
+
+
+def test_head_through_an_edge_has_the_length_and_metrics_without_the_writer_say_so(live_collector_factory):
+    """Found in QA: HEAD through an edge answered content-length 0; with the writer process
+    stopped, an edge's /metrics showed its own buffer files as the backlog."""
+    lc = live_collector_factory(args=("--workers", "2"))
+    get = httpx.get(lc.url + "/reports", timeout=10)
+    head = httpx.head(lc.url + "/reports", timeout=10)
+    assert get.status_code == head.status_code == 200
+    assert int(head.headers["content-length"]) == len(get.content) > 0
+    pid = _writer_pid(lc)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        text = httpx.get(lc.url + "/metrics", timeout=20).text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert _metric(text, "footpath_storage_up") == 0.0
+    assert "footpath_buffer_backlog_bytes" not in text and "footpath_messages_received_total" in text
