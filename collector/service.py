@@ -3,9 +3,11 @@ key ring, pipeline services, write-ahead buffer, storage and the background writ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from collector.buffer import layouts
@@ -82,8 +84,12 @@ class Collector:
         self.quality = QualityService(settings, self.sites, self.store, self.wal,
                                       lambda: self.writer is not None and self.writer.healthy)
         self._warmed = threading.Event()
+        self._stopping = threading.Event()
+        self._ids_ready = False
+        self._gate_until = time.monotonic() + self.WARM_GATE_S
 
     def start(self) -> None:
+        self._gate_until = time.monotonic() + self.WARM_GATE_S
         self.services.ua("Mozilla/5.0")  # load the parser's rules now, not on the first request
         self._warm_from_buffer()
         self.quality.start()  # every process: tag figures; alerts only where the writer runs
@@ -101,6 +107,7 @@ class Collector:
 
     def stop(self) -> None:
         """The server has stopped accepting: seal the buffer, drain it, drop what is done."""
+        self._stopping.set()
         self.quality.stop()  # first: its last figures go through the buffer
         self.wal.close()
         if self.writer is not None:
@@ -138,14 +145,29 @@ class Collector:
         if n:
             log.info("remembered %d message ids from the buffer", n)
 
+    # Ingestion waits this long after start for the ids already stored (ids_ready): a client's
+    # re-send arriving meanwhile was stored again (found in QA, after restarts).  Not longer,
+    # so that storage down at start never stops ingestion (the buffer's purpose).
+    WARM_GATE_S = 10.0
+
+    def ids_ready(self) -> bool:
+        """Whether a message can be checked against the ids stored before this start: once
+        they are in the cache (by this process's writer, or under --workers by the writer
+        process), or the gate's time has passed."""
+        if self._ids_ready:
+            return True
+        self._ids_ready = self.services.recent.warmed or time.monotonic() > self._gate_until
+        return self._ids_ready
+
+    async def wait_ids_ready(self) -> None:
+        while not self.ids_ready():
+            await asyncio.sleep(0.02)
+
     def _warm_from_storage(self) -> None:
         assert self.writer is not None
-        for _ in range(600):
-            if self.writer.healthy:
-                break
-            threading.Event().wait(0.5)
-        else:
-            return
+        while not self.writer.healthy:  # however long storage is down at start (no cap: it was
+            if self._stopping.wait(0.5):  # 5 min, and then readiness said "loading" for good)
+                return
         try:
             cap = self.services.recent.half * 2
             res = self.store.admin().query(
@@ -157,5 +179,6 @@ class Collector:
         except Exception as e:  # noqa: BLE001 - a cold cache is not fatal; the engine dedupes later
             log.warning("could not warm the message-id cache: %s", e)
         finally:
+            self.services.recent.mark_warmed()
             self._warmed.set()
 

@@ -91,6 +91,8 @@ class IngestASGI:
         if len(body) > limit:
             e = too_large(limit)
             return refused(e.status, e.reason, cors_headers(origin))
+        if not ing.c.ids_ready():  # the first seconds after a start (Collector.WARM_GATE_S)
+            await ing.c.wait_ids_ready()
         client = scope.get("client")
         result = ing.handle(INGEST_PATHS[scope["path"]], headers, origin, body, client[0] if client else "",
                             query_key(scope.get("query_string", b"")))

@@ -83,6 +83,11 @@ class RecentIds:
                 self._old, self._cur = cur, old
             return False
 
+    warmed = False  # the ids stored before this start are in (or the warm-up gave up)
+
+    def mark_warmed(self) -> None:
+        self.warmed = True
+
     def seen_or_add_many(self, pairs: Iterable[tuple[str, str]]) -> int:
         """seen_or_add for each (site_id, message_id) (the start-up warm-ups); returns how many."""
         n = 0
@@ -123,14 +128,15 @@ class SharedRecentIds(RecentIds):
     re-send was stored again, and while footpath.events collapses it at merge time, the
     report and quality views kept both copies for good.
 
-    The file: a header of two int64 (which table is current, its keys) and the two tables.
+    The file: a header of three int64 (which table is current, its keys, 1 once the writer
+    process warmed it from storage) and the two tables.
     Every call takes an exclusive flock on it (one uncontended lock and unlock, ~2 us) as
     well as the process's own thread lock.  Keys are Python's str hash, which is salted per
     process: `serve --workers` gives its writer and edges one PYTHONHASHSEED (a random
     one per start), so they agree on the keys.  create() makes the file (the supervising
     process, before it starts the others); each process then maps it."""
 
-    HEADER = 16
+    HEADER = 24
 
     def __init__(self, path: str, capacity: int):
         self.half = max(capacity // 2, 1)
@@ -202,6 +208,13 @@ class SharedRecentIds(RecentIds):
                         slots[i] = _GONE
                         break
                     i = (i + 1) & mask
+
+    @property  # type: ignore[override]
+    def warmed(self) -> bool:
+        return bool(self._head[2])
+
+    def mark_warmed(self) -> None:
+        self._head[2] = 1
 
     def __len__(self) -> int:
         """Keys in the current table (the old table's count is not kept in the file)."""
