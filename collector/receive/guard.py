@@ -41,9 +41,6 @@ def configure(read_timeout_s: float, max_header_bytes: int) -> None:
     Limits.max_header_bytes = int(max_header_bytes)
 
 
-_swept: set[int] = set()  # the event loops whose sweep runs
-
-
 def _sweep(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
     now = monotonic()
     for c in list(connections):
@@ -74,8 +71,8 @@ class GuardedHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._since = monotonic()
-        if id(self.loop) not in _swept:
-            _swept.add(id(self.loop))
+        if not getattr(self.server_state, "footpath_swept", False):  # one sweep per server
+            self.server_state.footpath_swept = True  # type: ignore[attr-defined]
             self.loop.call_later(SWEEP_SECONDS, _sweep, self.loop, self.connections)
 
     def data_received(self, data: bytes) -> None:
