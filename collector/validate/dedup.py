@@ -26,6 +26,7 @@ import os
 import threading
 from array import array
 from collections.abc import Iterable
+from typing import Any
 
 _EMPTY, _GONE = 0, 1  # slot markers; keys are never 0 or 1 (see _key)
 
@@ -47,6 +48,18 @@ class _Table:
         addr, length = self.slots.buffer_info()
         ctypes.memset(addr, 0, length * self.slots.itemsize)  # in place: no second table's worth
         self.n = 0
+
+
+def _remove(slots: Any, mask: int, k: int) -> None:
+    """Marks key k removed from one table, if it is there.  _GONE keeps later keys of the
+    probe chain reachable; the slot stays counted in n, so a table never fills with removed
+    keys."""
+    i = k & mask
+    while (v := slots[i]) != _EMPTY:
+        if v == k:
+            slots[i] = _GONE
+            return
+        i = (i + 1) & mask
 
 
 class RecentIds:
@@ -101,15 +114,7 @@ class RecentIds:
         k = _key(site_id, message_id)
         with self._lock:
             for t in (self._cur, self._old):
-                slots, mask = t.slots, t.mask
-                i = k & mask
-                while (v := slots[i]) != _EMPTY:
-                    if v == k:
-                        # _GONE keeps later keys of the probe chain reachable; the slot stays
-                        # counted in n, so a table never fills with removed keys
-                        slots[i] = _GONE
-                        break
-                    i = (i + 1) & mask
+                _remove(t.slots, t.mask, k)
 
     def __len__(self) -> int:
         """Slots taken (ids added, a forgotten one included until its table rotates out)."""
@@ -199,15 +204,10 @@ class SharedRecentIds(RecentIds):
         return False
 
     def forget(self, site_id: str, message_id: str) -> None:
-        k, mask = _key(site_id, message_id), self.size - 1
+        k = _key(site_id, message_id)
         with self._held():
             for slots in self._tables:
-                i = k & mask
-                while (v := slots[i]) != _EMPTY:
-                    if v == k:
-                        slots[i] = _GONE
-                        break
-                    i = (i + 1) & mask
+                _remove(slots, self.size - 1, k)
 
     @property  # type: ignore[override]
     def warmed(self) -> bool:
